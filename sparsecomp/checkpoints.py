@@ -1,0 +1,52 @@
+"""Orbax checkpoints of what methods learn, one manager per (point, method).
+
+Layout: ``<workdir>/checkpoints/<point_name>/<method>/<step>/``; the saved
+pytree keeps the seed axis first. Step 0 holds a finished method's parameters.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+FINAL_STEP = 0
+
+
+def checkpoint_dir(workdir: Path, point: str, method: str) -> Path:
+    """Directory of the checkpoint manager of one (point, method) pair."""
+    return Path(workdir).resolve() / "checkpoints" / point / method
+
+
+def save_params(directory: Path, params: Any) -> None:
+    """Saves ``params`` (seed axis first) as the final step, replacing leftovers.
+
+    A directory left by a run killed before its rows were written is removed
+    first, so a resumed run writes the same checkpoint as an uninterrupted one.
+    """
+    if directory.exists():
+        shutil.rmtree(directory)
+    with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(create=True)) as manager:
+        manager.save(FINAL_STEP, args=ocp.args.StandardSave(params))
+        manager.wait_until_finished()
+
+
+def restore_params(directory: Path, like: Any | None = None) -> Any:
+    """Restores the final-step pytree (as numpy/jax arrays, seed axis first).
+
+    Args:
+      directory: from ``checkpoint_dir``.
+      like: optional pytree of arrays or ``jax.ShapeDtypeStruct`` giving the
+        structure, shapes and shardings to restore into.
+    """
+    with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True)) as manager:
+        step = manager.latest_step()
+        if step is None:
+            raise FileNotFoundError(f"no checkpoint under {directory}")
+        if like is None:
+            return manager.restore(step)
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+        return manager.restore(step, args=ocp.args.StandardRestore(abstract))

@@ -1,0 +1,232 @@
+"""Synthetic superposition data: sparse concepts mixed into fewer dimensions.
+
+Implements section 2 of the protocol (arXiv 2603.28744). One PRNG key is one
+draw of everything: the mixing matrix, the ID train/val samples and the OOD
+samples. ``make_dataset`` is a pure function of the key, so
+``jax.vmap(partial(make_dataset, num_latents=..., ...))(keys)`` draws many seeds
+at once with the seed axis first.
+
+Latent 0 is the probed concept. With ``n_ood = num_latents // 2`` the ID pool
+is latents ``1 .. n - n_ood - 1`` and the OOD pool latents ``n - n_ood .. n - 1``.
+
+* Setting A: latent 0 plus ``k - 1`` distinct latents of the ID pool.
+* Setting B: ``k`` distinct latents of ``1 .. n - 1`` (latent 0 inactive).
+* Setting C: latent 0 plus ``k - 1`` distinct latents of the OOD pool.
+
+ID samples are A or B with probability 1/2 each; OOD samples are C.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from sparsecomp.errors import ConfigError
+
+COMPRESSED_SENSING_C = 2.0
+
+
+class DataSpec(NamedTuple):
+    """The sizes of one sweep point; every field is static (sets shapes)."""
+
+    num_latents: int  # n, number of ground-truth concepts
+    k: int  # active concepts per sample
+    input_dim: int  # m, observation dimension
+    n_samples: int  # ID samples; half train, half val; n_samples // 2 OOD
+    noise: float = 0.0  # std of additive Gaussian observation noise
+
+    @property
+    def n_train(self) -> int:
+        return self.n_samples // 2
+
+    @property
+    def n_val(self) -> int:
+        return self.n_samples - self.n_samples // 2
+
+    @property
+    def n_ood(self) -> int:
+        return self.n_samples // 2
+
+
+class Dataset(NamedTuple):
+    """One draw of the study's data (add a leading seed axis under vmap).
+
+    ``z_*`` are ground-truth codes, ``y_* = z_* @ mixing.T (+ noise)`` the
+    observations and ``label_* = z_*[:, 0] > 0.5`` the probe labels.
+    """
+
+    mixing: jax.Array  # [input_dim, num_latents] float32, unit-norm columns
+    z_train: jax.Array  # [n_train, num_latents] float32
+    y_train: jax.Array  # [n_train, input_dim] float32
+    label_train: jax.Array  # [n_train] bool
+    z_val: jax.Array  # [n_val, num_latents] float32
+    y_val: jax.Array  # [n_val, input_dim] float32
+    label_val: jax.Array  # [n_val] bool
+    z_ood: jax.Array  # [n_ood, num_latents] float32
+    y_ood: jax.Array  # [n_ood, input_dim] float32
+    label_ood: jax.Array  # [n_ood] bool
+
+
+def default_input_dim(num_latents: int, k: int, c: float = COMPRESSED_SENSING_C) -> int:
+    """Compressed-sensing observation size ``max(k + 1, ceil(c k ln(n / k)))``."""
+    return max(k + 1, math.ceil(c * k * math.log(num_latents / k)))
+
+
+def make_spec(
+    *,
+    num_latents: int,
+    k: int,
+    n_samples: int,
+    input_dim: int | None = None,
+    c: float = COMPRESSED_SENSING_C,
+    noise: float = 0.0,
+) -> DataSpec:
+    """Validates sizes and resolves ``input_dim`` (from ``c`` when not given).
+
+    Raises:
+      ConfigError: naming the field, the value and the valid range.
+    """
+    _require_int("num_latents", num_latents, lower=2)
+    _require_int("n_samples", n_samples, lower=2)
+    _require_int("k", k, lower=1)
+    if k >= num_latents:
+        raise ConfigError(
+            f"k={k} is invalid: it must satisfy 1 <= k < num_latents={num_latents}"
+        )
+    id_pool = num_latents - num_latents // 2 - 1
+    if k - 1 > id_pool:
+        raise ConfigError(
+            f"k={k} is invalid: k - 1 latents must fit in the ID pool of "
+            f"num_latents - num_latents // 2 - 1 = {id_pool} latents, so k <= {id_pool + 1}"
+        )
+    if input_dim is None:
+        if not c > 0:
+            raise ConfigError(f"c={c} is invalid: it must be > 0")
+        input_dim = default_input_dim(num_latents, k, c)
+        bound = f"derived from c={c}"
+    else:
+        bound = "given"
+    _require_int("input_dim", input_dim, lower=1)
+    if input_dim > num_latents:
+        raise ConfigError(
+            f"input_dim={input_dim} ({bound}) is invalid: superposition needs "
+            f"1 <= input_dim <= num_latents={num_latents}"
+        )
+    if not noise >= 0:
+        raise ConfigError(f"noise={noise} is invalid: it must be >= 0")
+    return DataSpec(int(num_latents), int(k), int(input_dim), int(n_samples), float(noise))
+
+
+def _require_int(field: str, value, *, lower: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lower:
+        raise ConfigError(f"{field}={value!r} is invalid: it must be an integer >= {lower}")
+
+
+def _distinct_indices(key: jax.Array, pool_size: jax.Array, count: int) -> jax.Array:
+    """``count`` distinct uniform draws from ``0 .. pool_size - 1`` (Floyd 1987).
+
+    O(count^2) work and no ``pool_size``-sized buffer, so it scales to pools of
+    millions. ``pool_size`` may be traced; ``count`` is static.
+
+    Returns:
+      [count] int32, a uniformly random subset (order is not uniform).
+    """
+    chosen = jnp.full((count,), -1, jnp.int32)
+    keys = jax.random.split(key, count)
+    for j in range(count):
+        top = pool_size - count + j  # Floyd: draw from 0 .. top inclusive
+        t = jax.random.randint(keys[j], (), 0, top + 1)
+        chosen = chosen.at[j].set(jnp.where(jnp.any(chosen == t), top, t))
+    return chosen
+
+
+def _sample_codes(key: jax.Array, spec: DataSpec, n: int, setting: str) -> jax.Array:
+    """Draws ``n`` code vectors of one setting family ("id" or "ood").
+
+    Returns:
+      [n, num_latents] float32 with exactly ``k`` entries in (0, 1) per row.
+    """
+    num_latents, k = spec.num_latents, spec.k
+    n_ood_pool = num_latents // 2
+    id_pool = num_latents - n_ood_pool - 1
+    k_choice, k_a, k_b, k_val = jax.random.split(key, 4)
+
+    def with_latent_zero(sample_key, pool_size, offset):
+        rest = _distinct_indices(sample_key, pool_size, k - 1) + offset
+        return jnp.concatenate([jnp.zeros((1,), jnp.int32), rest])
+
+    sample_keys_a = jax.random.split(k_a, n)
+    if setting == "ood":
+        support = jax.vmap(lambda s: with_latent_zero(s, n_ood_pool, num_latents - n_ood_pool))(
+            sample_keys_a
+        )
+    else:
+        support_a = jax.vmap(lambda s: with_latent_zero(s, id_pool, 1))(sample_keys_a)
+        support_b = jax.vmap(lambda s: _distinct_indices(s, num_latents - 1, k) + 1)(
+            jax.random.split(k_b, n)
+        )
+        is_a = jax.random.bernoulli(k_choice, 0.5, (n, 1))
+        support = jnp.where(is_a, support_a, support_b)
+    # Uniform(0, 1) with the zero excluded so that "active" always means > 0.
+    values = jax.random.uniform(k_val, (n, k), minval=jnp.finfo(jnp.float32).tiny, maxval=1.0)
+    rows = jnp.arange(n)[:, None]
+    return jnp.zeros((n, num_latents), jnp.float32).at[rows, support].set(values)
+
+
+def make_mixing(key: jax.Array, input_dim: int, num_latents: int) -> jax.Array:
+    """Gaussian mixing matrix with unit-norm columns.
+
+    Returns:
+      [input_dim, num_latents] float32.
+    """
+    a = jax.random.normal(key, (input_dim, num_latents), jnp.float32)
+    return a / jnp.linalg.norm(a, axis=0, keepdims=True)
+
+
+def make_dataset(key: jax.Array, spec: DataSpec) -> Dataset:
+    """Draws the mixing matrix and the train, val and OOD samples of one seed.
+
+    Args:
+      key: PRNG key; everything below is a deterministic function of it.
+      spec: validated sizes from ``make_spec`` (static).
+
+    Returns:
+      A ``Dataset``; vmap over keys for a leading seed axis.
+    """
+    k_mix, k_id, k_ood, k_noise = jax.random.split(key, 4)
+    mixing = make_mixing(k_mix, spec.input_dim, spec.num_latents)
+    z_id = _sample_codes(k_id, spec, spec.n_samples, "id")
+    z_ood = _sample_codes(k_ood, spec, spec.n_ood, "ood")
+
+    def observe(z, noise_key):
+        y = z @ mixing.T
+        if spec.noise > 0:
+            y = y + spec.noise * jax.random.normal(noise_key, y.shape, y.dtype)
+        return y
+
+    k_noise_id, k_noise_ood = jax.random.split(k_noise)
+    y_id = observe(z_id, k_noise_id)
+    y_ood = observe(z_ood, k_noise_ood)
+    n_train = spec.n_train
+    return Dataset(
+        mixing=mixing,
+        z_train=z_id[:n_train],
+        y_train=y_id[:n_train],
+        label_train=z_id[:n_train, 0] > 0.5,
+        z_val=z_id[n_train:],
+        y_val=y_id[n_train:],
+        label_val=z_id[n_train:, 0] > 0.5,
+        z_ood=z_ood,
+        y_ood=y_ood,
+        label_ood=z_ood[:, 0] > 0.5,
+    )
+
+
+@partial(jax.jit, static_argnums=1)
+def make_datasets(keys: jax.Array, spec: DataSpec) -> Dataset:
+    """``make_dataset`` for a batch of keys ([seeds]), seed axis first."""
+    return jax.vmap(make_dataset, in_axes=(0, None))(keys, spec)

@@ -1,0 +1,80 @@
+"""Every metric of one seed's method output, as a flat dict of row fields.
+
+Runs on the host (Hungarian matching is scipy); called once per seed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sparsecomp import metrics
+from sparsecomp.data import Dataset
+from sparsecomp.methods import MethodOutput
+
+
+def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
+    """Metrics named as in the reference results (``mcc_iid``, ``mcc_ood``, ...).
+
+    Args:
+      data: one seed's dataset (no seed axis).
+      output: one seed's method output (no seed axis).
+
+    Returns:
+      ``mcc_*, acc_*, auc_*`` always; with a dictionary also ``dict_*``,
+      ``support_*``, ``mse_*`` and ``l0_*``. A seed whose codes or dictionary
+      are not finite gets ``nonfinite=True`` and ``None`` metrics rather than
+      numbers that would silently enter a mean.
+    """
+    codes_val = np.asarray(output.codes_val)
+    codes_ood = np.asarray(output.codes_ood)
+    arrays = [codes_val, codes_ood] + ([] if output.dictionary is None else [output.dictionary])
+    if not all(np.isfinite(np.asarray(a)).all() for a in arrays):
+        return {"nonfinite": True}
+    z_val, z_ood = np.asarray(data.z_val), np.asarray(data.z_ood)
+    row = {
+        "mcc_iid": metrics.latent_mcc(z_val, codes_val, ood=False),
+        "mcc_ood": metrics.latent_mcc(z_ood, codes_ood, ood=True),
+    }
+    row["acc_iid"], row["acc_ood"] = metrics.probe_accuracy(
+        codes_val, np.asarray(data.label_val), codes_ood, np.asarray(data.label_ood)
+    )
+    row["auc_iid"], row["auc_ood"] = metrics.best_feature_auc(
+        codes_val, np.asarray(data.label_val), codes_ood, np.asarray(data.label_ood)
+    )
+    if output.dictionary is not None:
+        row.update(_dictionary_metrics(data, output, codes_val, codes_ood))
+    return {name: _plain(value) for name, value in row.items()}
+
+
+def _dictionary_metrics(data, output, codes_val, codes_ood) -> dict:
+    dictionary = np.asarray(output.dictionary)
+    bias = None if output.decoder_bias is None else np.asarray(output.decoder_bias)
+    match = metrics.dictionary_match(np.asarray(data.mixing), dictionary)
+    row = {
+        "dict_mean_cosine": match.mean_cosine,
+        "dict_mean_angular_error": match.mean_angular_error,
+        "dict_mean_norm_ratio": match.mean_norm_ratio,
+        "dict_frac_close": match.frac_close,
+    }
+    row.update(
+        metrics.support_recovery(
+            np.asarray(data.z_val), codes_val, match.true_index, match.learned_index
+        )
+    )
+    row["mse_iid"], row["l0_iid"] = metrics.reconstruction(
+        np.asarray(data.y_val), codes_val, dictionary, bias
+    )
+    row["mse_ood"], row["l0_ood"] = metrics.reconstruction(
+        np.asarray(data.y_ood), codes_ood, dictionary, bias
+    )
+    return row
+
+
+def _plain(value):
+    """A JSON-ready Python scalar; non-finite floats become ``None``."""
+    value = np.asarray(value).item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

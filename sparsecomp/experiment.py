@@ -1,0 +1,92 @@
+"""Experiment configs: validation and the expansion of a sweep into points.
+
+An experiment config (``experiments/*.py:get_config``) has at least
+
+* ``data``: the default sizes (``num_latents, k, n_samples, input_dim, c, noise``);
+* ``sweep``: a ConfigDict of data fields, each a tuple of values; the points are
+  their Cartesian product, in the order the fields are declared;
+* ``seeds``: a tuple of non-negative ints (the vmapped axis);
+* ``methods``: a tuple of registered method names.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import ml_collections
+
+from sparsecomp.data import DataSpec, make_spec
+from sparsecomp.errors import ConfigError
+from sparsecomp.methods import get_method
+
+DATA_FIELDS = ("num_latents", "k", "n_samples", "input_dim", "c", "noise")
+
+
+def sweep_points(config: ml_collections.ConfigDict) -> list[DataSpec]:
+    """Validates ``config`` and returns one ``DataSpec`` per sweep point.
+
+    Raises:
+      ConfigError: for the first invalid field, naming it and its valid range.
+    """
+    _validate_seeds(config.seeds)
+    _validate_methods(config.methods)
+    sweep = config.sweep.to_dict()
+    for field, values in sweep.items():
+        if field not in DATA_FIELDS:
+            raise ConfigError(
+                f"sweep.{field}: not a data field; sweepable fields are {', '.join(DATA_FIELDS)}"
+            )
+        if not isinstance(values, (tuple, list)) or not values:
+            raise ConfigError(f"sweep.{field}={values!r} is invalid: it must be a non-empty tuple")
+    base = {field: config.data[field] for field in DATA_FIELDS}
+    specs = []
+    for combination in itertools.product(*sweep.values()):
+        fields = {**base, **dict(zip(sweep, combination))}
+        try:
+            spec = make_spec(**fields)
+        except ConfigError as error:
+            where = ", ".join(f"{name}={value}" for name, value in zip(sweep, combination))
+            raise ConfigError(f"{error} (sweep point {where})" if where else str(error)) from None
+        specs.append(spec)
+    return specs
+
+
+def _validate_seeds(seeds) -> None:
+    if (
+        not isinstance(seeds, (tuple, list))
+        or not seeds
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)
+    ):
+        raise ConfigError(f"seeds={seeds!r} is invalid: it must be a non-empty tuple of ints >= 0")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds={seeds!r} is invalid: seeds must be distinct")
+
+
+def _validate_methods(methods) -> None:
+    if isinstance(methods, str) or not isinstance(methods, (tuple, list)) or not methods:
+        raise ConfigError(
+            f"methods={methods!r} is invalid: it must be a non-empty tuple of method names"
+        )
+    if len(set(methods)) != len(methods):
+        raise ConfigError(f"methods={methods!r} is invalid: names must be distinct")
+    for name in methods:
+        get_method(name)
+
+
+def point_tags(spec: DataSpec) -> dict:
+    """The row tags of a sweep point, named as in the reference results."""
+    tags = {
+        "num_latents": spec.num_latents,
+        "k": spec.k,
+        "input_dim": spec.input_dim,
+        "n_samples": spec.n_samples,
+    }
+    if spec.noise:
+        tags["noise"] = spec.noise
+    return tags
+
+
+def point_name(spec: DataSpec) -> str:
+    """A filesystem-safe name for a sweep point, e.g. ``n100_k10_m47_s5000``."""
+    name = f"n{spec.num_latents}_k{spec.k}_m{spec.input_dim}_s{spec.n_samples}"
+    return name + (f"_noise{spec.noise:g}" if spec.noise else "")

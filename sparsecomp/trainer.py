@@ -1,0 +1,145 @@
+"""The one trainer: a config goes in; rows, curves and checkpoints come out.
+
+For each sweep point the trainer draws the data of all seeds at once, runs
+each configured method as one compiled ``jit(vmap(run))`` call over the seed
+axis, evaluates every seed, then commits the (point, method) group: checkpoint,
+curves, and finally the rows (see ``sparsecomp.workdir`` for why that order
+makes any interruption resumable).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+
+from sparsecomp import checkpoints, workdir as wd
+from sparsecomp.data import DataSpec, make_datasets
+from sparsecomp.evaluation import evaluate
+from sparsecomp.experiment import point_name, point_tags, sweep_points
+from sparsecomp.methods import MethodOutput, get_method
+from sparsecomp.tables import summarise
+
+RESULTS_TABLE = "results.md"
+
+
+def group_key(row: dict) -> tuple:
+    """Identifies a (sweep point, method) group of rows or curve lines."""
+    return (row["num_latents"], row["k"], row["input_dim"], row["n_samples"],
+            row.get("noise", 0.0), row["method"])
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
+    """Runs every (sweep point, method) of ``config`` not yet finished in ``workdir``.
+
+    Args:
+      config: an experiment config (see ``sparsecomp.experiment``).
+      workdir: directory for ``config.json``, ``results.jsonl``,
+        ``metrics.jsonl``, ``results.md`` and ``checkpoints/``.
+
+    Returns:
+      All rows of the workdir, finished earlier or now.
+
+    Raises:
+      ConfigError: before anything is written, for an invalid config or a
+        workdir that holds a different config.
+    """
+    workdir = Path(workdir)
+    specs = sweep_points(config)
+    seeds = tuple(config.seeds)
+    methods = tuple(config.methods)
+    wd.claim_workdir(workdir, config.to_json(sort_keys=True, indent=2))
+    results_path, metrics_path = workdir / wd.RESULTS_FILE, workdir / wd.METRICS_FILE
+    rows = wd.repair(results_path, lambda objs: wd.complete_groups(objs, group_key, len(seeds)))
+    finished = {group_key(row) for row in rows}
+    wd.repair(metrics_path, lambda objs: [o for o in objs if group_key(o) in finished])
+
+    seed_keys = jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32))
+    pending = [
+        (spec, [m for m in methods if group_key({**point_tags(spec), "method": m}) not in finished])
+        for spec in specs
+    ]
+    pending = [(spec, todo) for spec, todo in pending if todo]
+    total = sum(len(todo) for _, todo in pending)
+    print(f"{len(specs)} sweep points x {len(methods)} methods x {len(seeds)} seeds; "
+          f"{total} (point, method) groups to run", flush=True)
+    compiled: dict = {}
+    start, done = time.perf_counter(), 0
+    for index, (spec, todo) in enumerate(pending):
+        data = make_datasets(seed_keys, spec)
+        summaries = []
+        for name in todo:
+            new_rows, summary = _run_group(config, spec, name, seeds, seed_keys, data,
+                                           compiled, workdir)
+            rows.extend(new_rows)
+            summaries.append(summary)
+            done += 1
+        (workdir / RESULTS_TABLE).write_text(summarise(rows))
+        elapsed = time.perf_counter() - start
+        eta = elapsed / done * (total - done)
+        print(f"[{index + 1}/{len(pending)}] {point_name(spec)} | " + " | ".join(summaries)
+              + f" | elapsed {elapsed:.1f}s, ETA {eta:.1f}s", flush=True)
+    (workdir / RESULTS_TABLE).write_text(summarise(rows))
+    return rows
+
+
+def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compiled, workdir):
+    """Runs one method on all seeds of one point, commits and returns its rows."""
+    cache_key = (name, spec)
+    if cache_key not in compiled:
+        compiled[cache_key] = jax.jit(jax.vmap(get_method(name)(config, spec)))
+    method_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(
+        seed_keys, zlib.crc32(name.encode())
+    )
+    tic = time.perf_counter()
+    output: MethodOutput = jax.block_until_ready(compiled[cache_key](method_keys, data))
+    wall_s = time.perf_counter() - tic
+    output, host_data = jax.device_get((output, data))
+
+    tags = {**point_tags(spec), "method": name}
+    new_rows = []
+    for i, seed in enumerate(seeds):
+        seed_output = jax.tree.map(lambda x: x[i], output)
+        seed_data = jax.tree.map(lambda x: x[i], host_data)
+        tic = time.perf_counter()
+        row = {**tags, "width": int(seed_output.codes_val.shape[-1]), "seed": seed}
+        row.update(evaluate(seed_data, seed_output))
+        row.update({key: np.asarray(v).item() for key, v in (seed_output.scalars or {}).items()})
+        row["wall_s"] = wall_s
+        row["metrics_s"] = time.perf_counter() - tic
+        new_rows.append(row)
+
+    if output.params is not None and jax.tree.leaves(output.params):
+        checkpoints.save_params(
+            checkpoints.checkpoint_dir(workdir, point_name(spec), name), output.params
+        )
+    if output.curves:
+        wd.append_lines(workdir / wd.METRICS_FILE, _curve_lines(tags, seeds, output.curves))
+    wd.append_lines(workdir / wd.RESULTS_FILE, new_rows)
+    return new_rows, _summary(name, new_rows, wall_s)
+
+
+def _curve_lines(tags: dict, seeds, curves: dict) -> list[dict]:
+    steps = np.asarray(curves["step"])
+    lines = []
+    for i, seed in enumerate(seeds):
+        for j, step in enumerate(steps[i]):
+            line = {**tags, "seed": seed, "step": int(step)}
+            line.update({k: float(np.asarray(v)[i, j]) for k, v in curves.items() if k != "step"})
+            lines.append(line)
+    return lines
+
+
+def _summary(name: str, rows: list[dict], wall_s: float) -> str:
+    finite = [row["mcc_ood"] for row in rows if not row.get("nonfinite")]
+    text = f"{name} {wall_s:.1f}s"
+    if finite:
+        text += f" mcc_ood={np.mean(finite):.3f}"
+    if len(finite) < len(rows):
+        bad = [row["seed"] for row in rows if row.get("nonfinite")]
+        text += f" NON-FINITE seeds {bad}"
+    return text

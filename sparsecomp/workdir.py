@@ -1,0 +1,112 @@
+"""The files of a run's working directory, written so that no result is lost.
+
+* ``config.json``: the resolved config; a rerun with a different one is refused.
+* ``results.jsonl``: one JSON object per (sweep point, seed, method). All seeds
+  of a (point, method) pair are appended in one ``write`` followed by
+  ``fsync``, so a kill at any moment leaves at worst a torn last line, which
+  ``load_rows`` drops together with any incomplete group.
+* ``metrics.jsonl``: training curves, one object per logged step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from sparsecomp.errors import ConfigError
+
+RESULTS_FILE = "results.jsonl"
+METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "config.json"
+
+
+def claim_workdir(workdir: Path, config_json: str) -> None:
+    """Creates ``workdir`` with ``config.json``, or checks the existing one.
+
+    Raises:
+      ConfigError: when the workdir holds a run of a different config.
+    """
+    path = workdir / CONFIG_FILE
+    if path.exists():
+        saved = json.loads(path.read_text())
+        new = json.loads(config_json)
+        if saved != new:
+            changed = sorted(_differing_fields(saved, new))
+            raise ConfigError(
+                f"workdir {workdir} holds a run with a different config (fields "
+                f"{', '.join(changed)}); use a new --workdir or the saved config"
+            )
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(config_json)
+    os.replace(tmp, path)
+
+
+def _differing_fields(a, b, prefix=""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a.keys() | b.keys():
+            yield from _differing_fields(a.get(key), b.get(key), f"{prefix}{key}.")
+    elif a != b:
+        yield prefix.rstrip(".")
+
+
+def append_lines(path: Path, objects: list[dict]) -> None:
+    """Appends JSON lines in one write and makes them durable (fsync)."""
+    if not objects:
+        return
+    text = "".join(json.dumps(obj, sort_keys=True) + "\n" for obj in objects)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_lines(path: Path) -> list[dict]:
+    """Parses a JSONL file, ignoring a torn last line; ``[]`` if it is absent."""
+    if not path.exists():
+        return []
+    objects = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break  # torn final write
+        try:
+            objects.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return objects
+
+
+def rewrite_lines(path: Path, objects: list[dict]) -> None:
+    """Atomically replaces a JSONL file's content."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(obj, sort_keys=True) + "\n" for obj in objects))
+    os.replace(tmp, path)
+
+
+def complete_groups(rows: list[dict], group_key, group_size: int) -> list[dict]:
+    """The rows of groups (``group_key(row)``) that have all ``group_size`` rows."""
+    counts: dict = {}
+    for row in rows:
+        counts[group_key(row)] = counts.get(group_key(row), 0) + 1
+    return [row for row in rows if counts[group_key(row)] == group_size]
+
+
+def repair(path: Path, keep) -> list[dict]:
+    """Keeps the intact lines of ``path`` for which ``keep(objects)`` says so.
+
+    ``keep`` maps the list of intact objects to the list to retain. The file is
+    rewritten only when something was dropped, so an interrupted run resumes
+    with exactly its finished groups.
+    """
+    objects = read_lines(path)
+    kept = keep(objects)
+    if path.exists() and (len(kept) != len(objects) or not _ends_cleanly(path)):
+        rewrite_lines(path, kept)
+    return kept
+
+
+def _ends_cleanly(path: Path) -> bool:
+    text = path.read_text(encoding="utf-8")
+    return text == "" or (text.endswith("\n") and len(text.splitlines()) == len(read_lines(path)))
