@@ -1,0 +1,528 @@
+"""Per-seed evaluation metrics of section 4 of the protocol (arXiv 2603.28744).
+
+Every function takes the arrays of ONE seed (numpy or JAX) and returns Python
+floats or small host-side containers, so the trainer can write them straight
+into ``results.jsonl``. Array math (correlation and cosine matrices, ROC ranks,
+logistic regression, support counts) runs in jit-compiled JAX; Hungarian
+matching (``scipy.optimize.linear_sum_assignment``) and the selection of
+columns with data-dependent counts run on the host, because their output
+shapes depend on the data.
+
+Matrix products use ``Precision.HIGHEST`` so that accelerators do not fall
+back to reduced-precision (TF32/bf16) passes, which would blur correlations
+near 1.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import optax.tree_utils as otu
+from scipy.optimize import linear_sum_assignment
+
+_HIGHEST = jax.lax.Precision.HIGHEST
+# Ground-truth columns at or below this variance are treated as never active.
+_GT_VARIANCE_THRESHOLD = 1e-8
+# Mirrors scikit-learn LogisticRegression: lbfgs max_iter=100, tol=1e-4 on the
+# largest absolute gradient entry of the sample-averaged log-loss.
+_LOGREG_MAX_ITER = 100
+_LOGREG_TOL = 1e-4
+_CLOSE_COSINE = 0.9
+
+
+# --------------------------------------------------------------------------
+# Column statistics shared by several metrics.
+# --------------------------------------------------------------------------
+
+
+def _column_centre(x: jax.Array) -> jax.Array:
+    """Per-column mean, exact for constant columns.
+
+    Subtracting the first row before averaging makes a constant column exactly
+    zero, so its mean is exactly its value; a plain float32 mean can be off by
+    an ulp, which normalisation would then amplify into a unit-norm noise column.
+
+    Args:
+      x: [N, d] float32.
+
+    Returns:
+      [d] float32.
+    """
+    return x[0] + jnp.mean(x - x[0], axis=0)
+
+
+def _unit_centred_columns(x: jax.Array) -> jax.Array:
+    """Centres every column and scales it to unit L2 norm.
+
+    Args:
+      x: [N, d] float32.
+
+    Returns:
+      [N, d] float32; constant columns become all-zero (correlation 0, not NaN).
+    """
+    centred = x - _column_centre(x)
+    norm = jnp.linalg.norm(centred, axis=0)
+    return jnp.where(norm > 0, centred / jnp.where(norm > 0, norm, 1.0), 0.0)
+
+
+@jax.jit
+def _column_variance(x: jax.Array) -> jax.Array:
+    """Population variance of every column. x: [N, d] -> [d] float32."""
+    return jnp.mean(jnp.square(x - _column_centre(x)), axis=0)
+
+
+@jax.jit
+def _abs_correlation(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Absolute Pearson correlation between the columns of a and b.
+
+    Args:
+      a: [N, p] float32.
+      b: [N, q] float32.
+
+    Returns:
+      [p, q] float32 in [0, 1]; entries involving a constant column are 0.
+    """
+    return jnp.abs(
+        jnp.matmul(_unit_centred_columns(a).T, _unit_centred_columns(b), precision=_HIGHEST)
+    )
+
+
+def _as_f32(x) -> jax.Array:
+    return jnp.asarray(x, jnp.float32)
+
+
+# --------------------------------------------------------------------------
+# Latent MCC.
+# --------------------------------------------------------------------------
+
+
+def _pad_with_noise(x: jax.Array, width: int, pad_seed: int) -> jax.Array:
+    """Appends standard-normal columns (numpy seed ``pad_seed``) up to ``width``.
+
+    Args:
+      x: [N, d] float32 with d <= width.
+      width: target number of columns.
+      pad_seed: seed of ``np.random.default_rng``; fixed so results are reproducible.
+
+    Returns:
+      [N, width] float32.
+    """
+    missing = width - x.shape[1]
+    if missing <= 0:
+        return x
+    noise = np.random.default_rng(pad_seed).standard_normal((x.shape[0], missing))
+    return jnp.concatenate([x, jnp.asarray(noise, jnp.float32)], axis=1)
+
+
+def latent_mcc(z_true, codes, *, ood: bool, pad_seed: int = 0) -> float:
+    """Mean matched absolute correlation between ground-truth latents and codes.
+
+    Every column of both sides is centred and L2-normalised, the absolute
+    Pearson correlation matrix is computed (in JAX) and the one-to-one matching
+    of maximal total |correlation| is found with the Hungarian algorithm
+    (``scipy.optimize.linear_sum_assignment``, on the host). Only ground-truth
+    columns with variance > 1e-8 on these samples take part.
+
+    * ID (``ood=False``): the kept ground-truth columns against all code columns.
+    * OOD (``ood=True``): the kept ground-truth columns against the same number
+      of code columns, those with the largest variance on these samples.
+
+    If the two sides differ in width, the narrower one is padded with
+    standard-normal noise columns drawn from ``np.random.default_rng(pad_seed)``.
+
+    Args:
+      z_true: [N, num_latents] float, ground-truth codes of one seed.
+      codes: [N, width] float, a method's codes for the same samples.
+      ood: selects the OOD protocol (top-variance code columns).
+      pad_seed: seed of the noise padding.
+
+    Returns:
+      Mean |correlation| over the matched kept ground-truth columns, in [0, 1];
+      NaN if no ground-truth column varies.
+
+    References:
+      Hyvarinen & Morioka 2016 (MCC for identifiability); protocol section 4.
+    """
+    z_true, codes = _as_f32(z_true), _as_f32(codes)
+    kept = np.flatnonzero(np.asarray(_column_variance(z_true)) > _GT_VARIANCE_THRESHOLD)
+    if kept.size == 0:
+        return float("nan")
+    z_kept = z_true[:, kept]
+    if ood:
+        num_selected = min(kept.size, codes.shape[1])
+        _, top = jax.lax.top_k(_column_variance(codes), num_selected)
+        codes = codes[:, top]
+    width = max(kept.size, codes.shape[1])
+    corr = _abs_correlation(
+        _pad_with_noise(z_kept, width, pad_seed), _pad_with_noise(codes, width, pad_seed)
+    )
+    rows, cols = linear_sum_assignment(np.asarray(corr), maximize=True)
+    real = rows < kept.size  # padded ground-truth rows do not count
+    return float(np.asarray(corr)[rows[real], cols[real]].mean())
+
+
+# --------------------------------------------------------------------------
+# Logistic-regression probe accuracy.
+# --------------------------------------------------------------------------
+
+
+def _standardiser(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Centre and scale of every column; constant columns get scale 1.
+
+    Args:
+      x: [N, d] float32.
+
+    Returns:
+      (centre [d], scale [d]) float32.
+    """
+    centre = _column_centre(x)
+    std = jnp.sqrt(jnp.mean(jnp.square(x - centre), axis=0))
+    return centre, jnp.where(std > 0, std, 1.0)
+
+
+def _logistic_loss(params: tuple[jax.Array, jax.Array], x: jax.Array, y: jax.Array) -> jax.Array:
+    """Sample-averaged log-loss; params = (weights [d], intercept []), y in {0, 1}."""
+    weights, intercept = params
+    logits = jnp.matmul(x, weights, precision=_HIGHEST) + intercept
+    return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, y))
+
+
+@functools.partial(jax.jit, static_argnames="max_iter")
+def _fit_logistic(x: jax.Array, y: jax.Array, max_iter: int):
+    """Unregularised logistic regression with intercept by L-BFGS.
+
+    Stops after ``max_iter`` iterations or once max|gradient| <= 1e-4, like
+    scikit-learn's lbfgs solver. On separable data the optimum is at infinity;
+    the iteration cap keeps the weights finite, and any step that would produce
+    a non-finite value is rejected and ends the loop.
+
+    Args:
+      x: [N, d] float32, standardised features.
+      y: [N] float32 in {0, 1}.
+      max_iter: L-BFGS iterations (static).
+
+    Returns:
+      (weights [d], intercept []) float32.
+    """
+    loss = functools.partial(_logistic_loss, x=x, y=y)
+    solver = optax.lbfgs()
+    value_and_grad = optax.value_and_grad_from_state(loss)
+
+    def keep_going(carry):
+        _, state, failed = carry
+        count = otu.tree_get(state, "count")
+        grad_max = otu.tree_max(jax.tree.map(jnp.abs, otu.tree_get(state, "grad")))
+        # The initial state holds a zero gradient, so the first step always runs.
+        return ~failed & ((count == 0) | ((count < max_iter) & (grad_max > _LOGREG_TOL)))
+
+    def step(carry):
+        params, state, _ = carry
+        value, grad = value_and_grad(params, state=state)
+        updates, new_state = solver.update(
+            grad, state, params, value=value, grad=grad, value_fn=loss
+        )
+        new_params = optax.apply_updates(params, updates)
+        finite = jnp.all(jnp.isfinite(jnp.append(new_params[0], new_params[1])))
+        params, state = jax.tree.map(
+            lambda new, old: jnp.where(finite, new, old), (new_params, new_state), (params, state)
+        )
+        return params, state, ~finite
+
+    params = (jnp.zeros(x.shape[1], jnp.float32), jnp.zeros((), jnp.float32))
+    params, _, _ = jax.lax.while_loop(
+        keep_going, step, (params, solver.init(params), jnp.array(False))
+    )
+    return params
+
+
+@functools.partial(jax.jit, static_argnames="max_iter")
+def _probe_accuracy(codes_id, labels_id, codes_ood, labels_ood, max_iter):
+    centre, scale = _standardiser(codes_id)
+    weights, intercept = _fit_logistic(
+        (codes_id - centre) / scale, labels_id.astype(jnp.float32), max_iter
+    )
+
+    def accuracy(codes, labels):
+        logits = jnp.matmul((codes - centre) / scale, weights, precision=_HIGHEST) + intercept
+        return jnp.mean((logits > 0) == labels)
+
+    return accuracy(codes_id, labels_id), accuracy(codes_ood, labels_ood)
+
+
+def probe_accuracy(
+    codes_id, labels_id, codes_ood, labels_ood, *, max_iter: int = _LOGREG_MAX_ITER
+) -> tuple[float, float]:
+    """Accuracy of an unregularised logistic regression fitted on the ID codes.
+
+    Mirrors scikit-learn ``LogisticRegression(penalty=None)`` (lbfgs, at most
+    100 iterations, gradient tolerance 1e-4), implemented with ``optax.lbfgs``
+    in a ``lax.while_loop``. Features are standardised with the ID mean and
+    standard deviation first (better conditioning; an unregularised model's
+    optimal predictions do not change). Constant ID columns keep weight 0.
+
+    Args:
+      codes_id: [N_id, width] float, codes of the ID (val) samples.
+      labels_id: [N_id] bool, ID labels (``z_0 > 0.5``).
+      codes_ood: [N_ood, width] float, codes of the OOD samples.
+      labels_ood: [N_ood] bool, OOD labels.
+      max_iter: L-BFGS iteration cap (the scikit-learn default is 100).
+
+    Returns:
+      (ID accuracy, OOD accuracy) as floats in [0, 1].
+    """
+    acc_id, acc_ood = _probe_accuracy(
+        _as_f32(codes_id),
+        jnp.asarray(labels_id, bool),
+        _as_f32(codes_ood),
+        jnp.asarray(labels_ood, bool),
+        max_iter,
+    )
+    return float(acc_id), float(acc_ood)
+
+
+# --------------------------------------------------------------------------
+# Best single-feature AUC.
+# --------------------------------------------------------------------------
+
+
+def _sign_invariant_auc(scores: jax.Array, labels: jax.Array) -> jax.Array:
+    """ROC-AUC of one score column, max(auc, 1 - auc), via Mann-Whitney ranks.
+
+    Ties get their average rank, so a constant column scores exactly 0.5. Ranks
+    are centred on the middle rank (N + 1) / 2 before summing, which keeps the
+    sums small and exact in float32 for large N.
+
+    Args:
+      scores: [N] float32.
+      labels: [N] bool.
+
+    Returns:
+      [] float32 in [0.5, 1]; 0.5 if ``labels`` holds one class only.
+    """
+    n = scores.shape[0]
+    ordered = jnp.sort(scores)
+    below = jnp.searchsorted(ordered, scores, side="left")
+    below_or_tied = jnp.searchsorted(ordered, scores, side="right")
+    # Average 1-based rank (below + below_or_tied + 1) / 2, minus (n + 1) / 2.
+    centred_rank = (below + below_or_tied - n).astype(jnp.float32) / 2
+    n_pos = jnp.sum(labels).astype(jnp.float32)
+    n_pairs = n_pos * (n - n_pos)
+    auc = 0.5 + jnp.sum(jnp.where(labels, centred_rank, 0.0)) / jnp.where(n_pairs > 0, n_pairs, 1)
+    return jnp.where(n_pairs > 0, jnp.maximum(auc, 1 - auc), 0.5)
+
+
+@jax.jit
+def _best_feature_auc(codes_id, labels_id, codes_ood, labels_ood):
+    aucs_id = jax.vmap(_sign_invariant_auc, in_axes=(1, None))(codes_id, labels_id)
+    best = jnp.argmax(aucs_id)
+    return aucs_id[best], _sign_invariant_auc(codes_ood[:, best], labels_ood)
+
+
+def best_feature_auc(codes_id, labels_id, codes_ood, labels_ood) -> tuple[float, float]:
+    """Sign-invariant ROC-AUC of the single code column best on ID.
+
+    Each column is scored as max(auc, 1 - auc) with tied values averaged
+    (constant columns give exactly 0.5); the column with the highest ID score
+    (the first one on ties) is reported on ID and on OOD. A label set with one
+    class only gives 0.5.
+
+    Args:
+      codes_id: [N_id, width] float, codes of the ID (val) samples.
+      labels_id: [N_id] bool.
+      codes_ood: [N_ood, width] float, codes of the OOD samples.
+      labels_ood: [N_ood] bool.
+
+    Returns:
+      (ID AUC, OOD AUC) of the chosen column, floats in [0.5, 1].
+
+    References:
+      Mann & Whitney 1947; Hanley & McNeil 1982 (AUC as the U statistic).
+    """
+    auc_id, auc_ood = _best_feature_auc(
+        _as_f32(codes_id),
+        jnp.asarray(labels_id, bool),
+        _as_f32(codes_ood),
+        jnp.asarray(labels_ood, bool),
+    )
+    return float(auc_id), float(auc_ood)
+
+
+# --------------------------------------------------------------------------
+# Dictionary match.
+# --------------------------------------------------------------------------
+
+
+class DictionaryMatch(NamedTuple):
+    """How well learned atoms match the true ones after Hungarian matching."""
+
+    mean_cosine: float  # mean |cos| over matched pairs
+    mean_angular_error: float  # mean angle (radians, in [0, pi/2]) over matched pairs
+    mean_norm_ratio: float  # mean ||learned atom|| / ||true atom|| over matched pairs
+    frac_close: float  # fraction of matched pairs with |cos| > 0.9
+    true_index: np.ndarray  # [min(n, w)] int, matched true columns (ascending)
+    learned_index: np.ndarray  # [min(n, w)] int, their learned partners
+
+
+def _unit_columns(d: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Columns scaled to unit norm (zero columns stay zero) and their norms.
+
+    Args:
+      d: [m, w] float32.
+
+    Returns:
+      ([m, w] float32, [w] float32).
+    """
+    norm = jnp.linalg.norm(d, axis=0)
+    return d / jnp.where(norm > 0, norm, 1.0), norm
+
+
+@jax.jit
+def _abs_cosine(true_dict: jax.Array, learned_dict: jax.Array) -> jax.Array:
+    """|cos| between all true and learned atoms: [m, n], [m, w] -> [n, w]."""
+    return jnp.abs(
+        jnp.matmul(
+            _unit_columns(true_dict)[0].T, _unit_columns(learned_dict)[0], precision=_HIGHEST
+        )
+    )
+
+
+@jax.jit
+def _matched_pair_stats(true_dict, learned_dict, true_index, learned_index):
+    """Cosine, angle and norm ratio of the matched pairs, averaged.
+
+    The angle uses 2 atan2(||u - s v||, ||u + s v||) (s = sign of the cosine)
+    instead of arccos(|cos|): arccos loses about half the digits near 1, which
+    in float32 would put a floor of ~3e-4 rad under a perfect match.
+    """
+    true_unit, true_norm = _unit_columns(true_dict[:, true_index])
+    learned_unit, learned_norm = _unit_columns(learned_dict[:, learned_index])
+    cos = jnp.sum(true_unit * learned_unit, axis=0)
+    aligned = learned_unit * jnp.where(cos < 0, -1.0, 1.0)
+    angle = 2 * jnp.arctan2(
+        jnp.linalg.norm(true_unit - aligned, axis=0), jnp.linalg.norm(true_unit + aligned, axis=0)
+    )
+    # A zero atom has no direction: count it as orthogonal.
+    angle = jnp.where((true_norm > 0) & (learned_norm > 0), angle, jnp.pi / 2)
+    abs_cos = jnp.abs(cos)
+    return (
+        jnp.mean(abs_cos),
+        jnp.mean(angle),
+        jnp.mean(learned_norm / true_norm),
+        jnp.mean(abs_cos > _CLOSE_COSINE),
+    )
+
+
+def dictionary_match(true_dict, learned_dict) -> DictionaryMatch:
+    """Matches learned atoms to true atoms by absolute cosine.
+
+    Atoms are columns. The |cos| matrix of the unit-normalised columns is
+    computed in JAX; the one-to-one matching of maximal total |cos| is found on
+    the host with ``scipy.optimize.linear_sum_assignment`` (rectangular
+    allowed: min(n, width) pairs). Signs do not matter.
+
+    Args:
+      true_dict: [input_dim, num_latents] float, e.g. the mixing matrix A.
+      learned_dict: [input_dim, width] float, a learned decoder / dictionary.
+
+    Returns:
+      A ``DictionaryMatch``; ``mean_norm_ratio`` is inf if a matched true atom
+      is zero.
+    """
+    true_dict, learned_dict = _as_f32(true_dict), _as_f32(learned_dict)
+    true_index, learned_index = linear_sum_assignment(
+        np.asarray(_abs_cosine(true_dict, learned_dict)), maximize=True
+    )
+    stats = _matched_pair_stats(true_dict, learned_dict, true_index, learned_index)
+    return DictionaryMatch(*(float(s) for s in stats), true_index, learned_index)
+
+
+# --------------------------------------------------------------------------
+# Support recovery and reconstruction.
+# --------------------------------------------------------------------------
+
+
+@jax.jit
+def _support_recovery(z_true, codes, threshold):
+    true_support = jnp.abs(z_true) > threshold
+    pred_support = jnp.abs(codes) > threshold
+    hits = jnp.sum(true_support & pred_support, axis=1).astype(jnp.float32)
+    n_true = jnp.sum(true_support, axis=1).astype(jnp.float32)
+    n_pred = jnp.sum(pred_support, axis=1).astype(jnp.float32)
+
+    def ratio(num, den):
+        return jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 0.0)
+
+    precision = ratio(hits, n_pred)
+    recall = ratio(hits, n_true)
+    return {
+        "support_precision": jnp.mean(precision),
+        "support_recall": jnp.mean(recall),
+        "support_f1": jnp.mean(ratio(2 * precision * recall, precision + recall)),
+        "support_true_l0": jnp.mean(n_true),
+        "support_pred_l0": jnp.mean(n_pred),
+    }
+
+
+def support_recovery(
+    z_true, codes, true_index, code_index, *, threshold: float = 1e-4
+) -> dict[str, float]:
+    """Per-sample precision, recall and F1 of the matched codes' support.
+
+    Column ``code_index[j]`` of ``codes`` is compared with column
+    ``true_index[j]`` of ``z_true`` (e.g. the ``DictionaryMatch`` indices);
+    support means |value| > ``threshold``. Per sample: precision = hits /
+    predicted (0 if nothing is predicted), recall = hits / true (0 if nothing
+    is true), F1 = harmonic mean (0 if both are 0); then averaged over samples.
+
+    Args:
+      z_true: [N, num_latents] float, ground-truth codes.
+      codes: [N, width] float, a method's codes for the same samples.
+      true_index: [P] int, matched ground-truth columns.
+      code_index: [P] int, their matched code columns.
+      threshold: support threshold on |value|.
+
+    Returns:
+      Floats ``support_precision``, ``support_recall``, ``support_f1`` and the
+      mean numbers of supported matched entries per sample, ``support_true_l0``
+      and ``support_pred_l0``.
+    """
+    z_matched = _as_f32(z_true)[:, jnp.asarray(true_index)]
+    codes_matched = _as_f32(codes)[:, jnp.asarray(code_index)]
+    stats = _support_recovery(z_matched, codes_matched, threshold)
+    return {name: float(value) for name, value in stats.items()}
+
+
+@jax.jit
+def _reconstruction(y, codes, dictionary, bias, l0_threshold):
+    y_hat = jnp.matmul(codes, dictionary.T, precision=_HIGHEST) + bias
+    mse = jnp.mean(jnp.square(y - y_hat))
+    l0 = jnp.mean(jnp.sum(jnp.abs(codes) > l0_threshold, axis=1))
+    return mse, l0
+
+
+def reconstruction(
+    y, codes, dictionary, bias=None, *, l0_threshold: float = 0.01
+) -> tuple[float, float]:
+    """Reconstruction error and code density.
+
+    ``y_hat = codes @ dictionary.T + bias``.
+
+    Args:
+      y: [N, input_dim] float, observations.
+      codes: [N, width] float.
+      dictionary: [input_dim, width] float, atoms are columns.
+      bias: [input_dim] float decoder bias, or None for zero.
+      l0_threshold: a code counts as active when |code| > this.
+
+    Returns:
+      (MSE averaged over samples and features, mean active codes per sample).
+    """
+    dictionary = _as_f32(dictionary)
+    bias = jnp.zeros(dictionary.shape[0], jnp.float32) if bias is None else _as_f32(bias)
+    mse, l0 = _reconstruction(_as_f32(y), _as_f32(codes), dictionary, bias, l0_threshold)
+    return float(mse), float(l0)
