@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from sparsecomp.errors import ConfigError
@@ -23,6 +23,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO
     try:
         rows = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     except ConfigError as error:

@@ -126,53 +126,58 @@ def _require_int(field: str, value, *, lower: int) -> None:
         raise ConfigError(f"{field}={value!r} is invalid: it must be an integer >= {lower}")
 
 
-def _distinct_indices(key: jax.Array, pool_size: jax.Array, count: int) -> jax.Array:
-    """``count`` distinct uniform draws from ``0 .. pool_size - 1`` (Floyd 1987).
+def _distinct_indices(key: jax.Array, n: int, pool_size: int, count: int) -> jax.Array:
+    """``n`` independent uniform ``count``-subsets of ``0 .. pool_size - 1``.
 
-    O(count^2) work and no ``pool_size``-sized buffer, so it scales to pools of
-    millions. ``pool_size`` may be traced; ``count`` is static.
+    Floyd's algorithm (Bentley & Floyd 1987): step ``j`` draws ``t`` from
+    ``0 .. pool_size - count + j`` and takes ``t``, or the top value if ``t`` is
+    already chosen. O(count^2) work per sample and no ``pool_size``-sized
+    buffer, so it scales to pools of millions; all random draws happen up
+    front so the loop is integer-only (fast to compile).
 
     Returns:
-      [count] int32, a uniformly random subset (order is not uniform).
+      [n, count] int32; each row a uniformly random subset (order not uniform).
     """
-    chosen = jnp.full((count,), -1, jnp.int32)
-    keys = jax.random.split(key, count)
-    for j in range(count):
-        top = pool_size - count + j  # Floyd: draw from 0 .. top inclusive
-        t = jax.random.randint(keys[j], (), 0, top + 1)
-        chosen = chosen.at[j].set(jnp.where(jnp.any(chosen == t), top, t))
-    return chosen
+    tops = pool_size - count + jnp.arange(count, dtype=jnp.int32)  # [count]
+    # Drawn flat: XLA:CPU compiles random bits of shape [n, small] very slowly.
+    draws = jax.random.randint(
+        key, (n * count,), 0, jnp.tile(tops + 1, n), dtype=jnp.int32
+    ).reshape(n, count)
+
+    def step(j, chosen):
+        t = draws[:, j]
+        taken = jnp.any(chosen == t[:, None], axis=1)
+        return chosen.at[:, j].set(jnp.where(taken, tops[j], t))
+
+    return jax.lax.fori_loop(0, count, step, jnp.full((n, count), -1, jnp.int32))
 
 
 def _sample_codes(key: jax.Array, spec: DataSpec, n: int, setting: str) -> jax.Array:
     """Draws ``n`` code vectors of one setting family ("id" or "ood").
 
     Returns:
-      [n, num_latents] float32 with exactly ``k`` entries in (0, 1) per row.
+      [n, num_latents] float32 with exactly ``k`` entries in (0, 1] per row.
     """
     num_latents, k = spec.num_latents, spec.k
     n_ood_pool = num_latents // 2
     id_pool = num_latents - n_ood_pool - 1
     k_choice, k_a, k_b, k_val = jax.random.split(key, 4)
 
-    def with_latent_zero(sample_key, pool_size, offset):
-        rest = _distinct_indices(sample_key, pool_size, k - 1) + offset
-        return jnp.concatenate([jnp.zeros((1,), jnp.int32), rest])
+    def with_latent_zero(pool_size, offset):
+        rest = _distinct_indices(k_a, n, pool_size, k - 1) + offset
+        return jnp.concatenate([jnp.zeros((n, 1), jnp.int32), rest], axis=1)
 
-    sample_keys_a = jax.random.split(k_a, n)
     if setting == "ood":
-        support = jax.vmap(lambda s: with_latent_zero(s, n_ood_pool, num_latents - n_ood_pool))(
-            sample_keys_a
-        )
+        support = with_latent_zero(n_ood_pool, num_latents - n_ood_pool)
     else:
-        support_a = jax.vmap(lambda s: with_latent_zero(s, id_pool, 1))(sample_keys_a)
-        support_b = jax.vmap(lambda s: _distinct_indices(s, num_latents - 1, k) + 1)(
-            jax.random.split(k_b, n)
-        )
-        is_a = jax.random.bernoulli(k_choice, 0.5, (n, 1))
+        support_a = with_latent_zero(id_pool, 1)
+        support_b = _distinct_indices(k_b, n, num_latents - 1, k) + 1
+        is_a = jax.random.bernoulli(k_choice, 0.5, (n,))[:, None]
         support = jnp.where(is_a, support_a, support_b)
     # Uniform(0, 1) with the zero excluded so that "active" always means > 0.
-    values = jax.random.uniform(k_val, (n, k), minval=jnp.finfo(jnp.float32).tiny, maxval=1.0)
+    values = jax.random.uniform(
+        k_val, (n * k,), minval=jnp.finfo(jnp.float32).tiny, maxval=1.0
+    ).reshape(n, k)
     rows = jnp.arange(n)[:, None]
     return jnp.zeros((n, num_latents), jnp.float32).at[rows, support].set(values)
 

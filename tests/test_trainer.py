@@ -1,0 +1,143 @@
+"""The trainer end to end: rows, checkpoints, resumption and refused configs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import sparsecomp
+from sparsecomp import checkpoints, trainer
+from sparsecomp.errors import ConfigError
+from sparsecomp.experiment import point_name
+from sparsecomp.workdir import RESULTS_FILE
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMING_FIELDS = ("wall_s", "metrics_s")
+
+
+def tiny_config():
+    from sparsecomp.defaults import base_config
+
+    config = base_config()
+    config.data.k = 3
+    config.data.n_samples = 200
+    config.sweep.num_latents = (16, 24)
+    config.seeds = (0, 1)
+    return config
+
+
+def _rows(workdir):
+    lines = (Path(workdir) / RESULTS_FILE).read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _without_timing(rows):
+    return sorted(
+        (json.dumps({k: v for k, v in row.items() if k not in TIMING_FIELDS}, sort_keys=True)
+         for row in rows)
+    )
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    sparsecomp.train_and_evaluate(tiny_config(), workdir)
+    return workdir
+
+
+def test_rows_tags_and_metrics(finished_run):
+    rows = _rows(finished_run)
+    assert len(rows) == 2 * 2 * 2  # points x methods x seeds
+    for row in rows:
+        for field in ("num_latents", "k", "input_dim", "width", "n_samples", "seed", "method",
+                      "mcc_iid", "mcc_ood", "acc_iid", "acc_ood", "auc_iid", "auc_ood", "wall_s"):
+            assert field in row, field
+        assert row["width"] == row["num_latents"]
+        assert 0 <= row["mcc_ood"] <= 1
+    oracle = [row for row in rows if row["method"] == "fista_oracle"]
+    assert all("dict_mean_cosine" in row and row["dict_mean_cosine"] > 0.999 for row in oracle)
+    assert (Path(finished_run) / "config.json").exists()
+    assert "| fista_oracle |" in (Path(finished_run) / "results.md").read_text()
+
+
+def test_checkpoint_restores_the_learned_probe(finished_run):
+    config = tiny_config()
+    spec = sparsecomp.make_spec(num_latents=16, k=3, n_samples=200)
+    restored = checkpoints.restore_params(
+        checkpoints.checkpoint_dir(finished_run, point_name(spec), "linear_probe")
+    )
+    weights = np.asarray(restored["weights"])
+    assert weights.shape == (2, spec.input_dim, 16)  # seed axis first
+    keys = jax.vmap(jax.random.key)(np.arange(2, dtype=np.uint32))
+    data = sparsecomp.make_datasets(keys, spec)
+    run = jax.vmap(sparsecomp.get_method("linear_probe")(config, spec))
+    np.testing.assert_allclose(weights, run(keys, data).params["weights"], rtol=1e-5, atol=1e-6)
+
+
+def test_rerun_on_a_finished_workdir_adds_nothing(finished_run):
+    before = _rows(finished_run)
+    sparsecomp.train_and_evaluate(tiny_config(), finished_run)
+    assert _rows(finished_run) == before
+
+
+def test_resume_after_interruption_equals_uninterrupted(finished_run, tmp_path, monkeypatch):
+    real_run_group = trainer._run_group
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real_run_group(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "_run_group", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sparsecomp.train_and_evaluate(tiny_config(), tmp_path)
+    assert len(_rows(tmp_path)) == 3 * 2
+    # A kill -9 in the middle of the last append leaves a torn line behind.
+    with open(tmp_path / RESULTS_FILE, "a") as handle:
+        handle.write('{"num_latents": 24, "k": 3, "inp')
+    monkeypatch.setattr(trainer, "_run_group", real_run_group)
+    sparsecomp.train_and_evaluate(tiny_config(), tmp_path)
+    assert _without_timing(_rows(tmp_path)) == _without_timing(_rows(finished_run))
+
+
+def test_incomplete_group_is_recomputed(finished_run, tmp_path):
+    lines = (finished_run / RESULTS_FILE).read_text().splitlines(keepends=True)
+    (tmp_path / RESULTS_FILE).write_text("".join(lines[:-1]))  # last group lost a seed
+    (tmp_path / "config.json").write_text((finished_run / "config.json").read_text())
+    sparsecomp.train_and_evaluate(tiny_config(), tmp_path)
+    assert _without_timing(_rows(tmp_path)) == _without_timing(_rows(finished_run))
+
+
+def test_workdir_with_another_config_is_refused(finished_run):
+    config = tiny_config()
+    config.fista.lam = 0.2
+    with pytest.raises(ConfigError, match="fista.lam"):
+        sparsecomp.train_and_evaluate(config, finished_run)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("--config.data.k=40", "k=40"),
+        ("--config.methods=('fista_oracle','no_such_method')", "no_such_method"),
+        ("--config.seeds=()", "seeds"),
+    ],
+)
+def test_cli_refuses_invalid_configs_without_traceback(tmp_path, override, message):
+    workdir = tmp_path / "w"
+    result = subprocess.run(
+        [sys.executable, "-m", "sparsecomp", "--config", "experiments/quickstart.py:smoke",
+         "--workdir", str(workdir), override],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not workdir.exists()
