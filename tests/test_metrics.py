@@ -234,3 +234,22 @@ def test_reconstruction_exact_and_hand_worked():
     np.testing.assert_allclose(mse, (1.0 + 9.0) / 8, rtol=1e-5)
     mse_no_bias, _ = metrics.reconstruction(y - bias, codes, dictionary)
     np.testing.assert_allclose(mse_no_bias, 0.0, atol=1e-10)
+
+
+def test_probe_accuracy_matches_sklearn_on_separable_sparse_codes():
+    """On (near-)separable codes the iteration cap decides OOD accuracy; ours
+    must behave like scikit-learn's capped lbfgs on the raw codes (as the
+    reference does), not like a standardised or fully converged fit."""
+    import jax
+
+    from sparsecomp.data import make_dataset, make_spec
+
+    data = make_dataset(jax.random.key(0), make_spec(num_latents=60, k=6, n_samples=2000))
+    z_val, z_ood = np.asarray(data.z_val), np.asarray(data.z_ood)
+    l_val, l_ood = np.asarray(data.label_val), np.asarray(data.label_ood)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lbfgs "failed to converge" is the point here
+        model = LogisticRegression(C=np.inf, max_iter=100).fit(z_val, l_val)
+    ours = metrics.probe_accuracy(z_val, l_val, z_ood, l_ood)
+    np.testing.assert_allclose(ours, (model.score(z_val, l_val), model.score(z_ood, l_ood)),
+                               atol=0.03)
