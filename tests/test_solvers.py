@@ -104,3 +104,17 @@ def test_vmap_over_lambdas_and_dictionaries_equals_loop():
     for dd, codes in zip(dictionaries, batched):
         np.testing.assert_allclose(codes, fista(y, dd, 0.1), rtol=1e-5, atol=1e-6)
     assert not np.allclose(batched[0], batched[2])
+
+
+@pytest.mark.parametrize("chunk_size", [4, 5, 64])
+def test_chunked_equals_unchunked(chunk_size):
+    y, d = _problem(seed=8, batch=13)
+    warm = jnp.full((13, 30), 0.1)
+    np.testing.assert_allclose(
+        fista(y, d, 0.1, chunk_size=chunk_size, z_init=warm), fista(y, d, 0.1, z_init=warm),
+        rtol=1e-5, atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        ista(y, d, 0.1, chunk_size=chunk_size, gram=True), ista(y, d, 0.1, gram=True),
+        rtol=1e-5, atol=1e-6,
+    )
