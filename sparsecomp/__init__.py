@@ -10,7 +10,14 @@ Importing the package registers the built-in methods.
 """
 
 from sparsecomp import oracle, probe  # noqa: F401  (register methods)
-from sparsecomp.data import Dataset, DataSpec, default_input_dim, make_dataset, make_datasets, make_spec
+from sparsecomp.data import (
+    Dataset,
+    DataSpec,
+    default_input_dim,
+    make_dataset,
+    make_datasets,
+    make_spec,
+)
 from sparsecomp.errors import ConfigError
 from sparsecomp.methods import MethodOutput, get_method, register_method, registered_methods
 from sparsecomp.solvers import fista, ista

@@ -19,7 +19,8 @@ A notebook adds a method without editing the library::
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import ml_collections

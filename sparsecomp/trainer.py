@@ -17,7 +17,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from sparsecomp import checkpoints, workdir as wd
+from sparsecomp import checkpoints
+from sparsecomp import workdir as wd
 from sparsecomp.data import DataSpec, make_datasets
 from sparsecomp.evaluation import evaluate
 from sparsecomp.experiment import point_name, point_tags, sweep_points

@@ -37,8 +37,8 @@ def _rows(workdir):
 
 def _without_timing(rows):
     return sorted(
-        (json.dumps({k: v for k, v in row.items() if k not in TIMING_FIELDS}, sort_keys=True)
-         for row in rows)
+        json.dumps({k: v for k, v in row.items() if k not in TIMING_FIELDS}, sort_keys=True)
+         for row in rows
     )
 
 
