@@ -2,7 +2,8 @@
 
 Public API (everything a notebook needs)::
 
-    data = sparsecomp.make_datasets(keys, sparsecomp.make_spec(num_latents=100, k=10, n_samples=5000))
+    spec = sparsecomp.make_spec(num_latents=100, k=10, n_samples=5000)
+    data = sparsecomp.make_datasets(keys, spec)  # keys: [seeds] PRNG keys
     codes = sparsecomp.fista(y, D, lam=0.1)
     sparsecomp.train_and_evaluate(config, workdir)
 

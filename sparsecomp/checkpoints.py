@@ -29,7 +29,8 @@ def save_params(directory: Path, params: Any) -> None:
     """
     if directory.exists():
         shutil.rmtree(directory)
-    with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(create=True)) as manager:
+    options = ocp.CheckpointManagerOptions(create=True)
+    with ocp.CheckpointManager(directory, options=options) as manager:
         manager.save(FINAL_STEP, args=ocp.args.StandardSave(params))
         manager.wait_until_finished()
 
@@ -42,7 +43,8 @@ def restore_params(directory: Path, like: Any | None = None) -> Any:
       like: optional pytree of arrays or ``jax.ShapeDtypeStruct`` giving the
         structure, shapes and shardings to restore into.
     """
-    with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(read_only=True)) as manager:
+    options = ocp.CheckpointManagerOptions(read_only=True)
+    with ocp.CheckpointManager(directory, options=options) as manager:
         step = manager.latest_step()
         if step is None:
             raise FileNotFoundError(f"no checkpoint under {directory}")

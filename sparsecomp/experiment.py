@@ -41,11 +41,11 @@ def sweep_points(config: ml_collections.ConfigDict) -> list[DataSpec]:
     base = {field: config.data[field] for field in DATA_FIELDS}
     specs = []
     for combination in itertools.product(*sweep.values()):
-        fields = {**base, **dict(zip(sweep, combination))}
+        swept = dict(zip(sweep, combination, strict=True))
         try:
-            spec = make_spec(**fields)
+            spec = make_spec(**{**base, **swept})
         except ConfigError as error:
-            where = ", ".join(f"{name}={value}" for name, value in zip(sweep, combination))
+            where = ", ".join(f"{name}={value}" for name, value in swept.items())
             raise ConfigError(f"{error} (sweep point {where})" if where else str(error)) from None
         specs.append(spec)
     return specs

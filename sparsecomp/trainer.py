@@ -104,8 +104,7 @@ def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compil
     tags = {**point_tags(spec), "method": name}
     new_rows = []
     for i, seed in enumerate(seeds):
-        seed_output = jax.tree.map(lambda x: x[i], output)
-        seed_data = jax.tree.map(lambda x: x[i], host_data)
+        seed_output, seed_data = jax.tree.map(lambda x, i=i: x[i], (output, host_data))
         tic = time.perf_counter()
         row = {**tags, "width": int(seed_output.codes_val.shape[-1]), "seed": seed}
         row.update(evaluate(seed_data, seed_output))

@@ -15,7 +15,8 @@ SPEC = make_spec(num_latents=40, k=4, n_samples=600)
 
 @pytest.fixture(scope="module")
 def data():
-    return jax.device_get(make_datasets(jax.vmap(jax.random.key)(np.arange(2, dtype=np.uint32)), SPEC))
+    keys = jax.vmap(jax.random.key)(np.arange(2, dtype=np.uint32))
+    return jax.device_get(make_datasets(keys, SPEC))
 
 
 def test_default_input_dim_is_the_compressed_sensing_bound():
@@ -45,7 +46,7 @@ def test_exactly_k_active_values_in_unit_interval(data):
 
 
 def test_pools_and_settings(data):
-    n, k = SPEC.num_latents, SPEC.k
+    n = SPEC.num_latents
     n_ood = n // 2
     ood_pool = np.arange(n - n_ood, n)
     # OOD (setting C): latent 0 plus k - 1 OOD-pool latents only.
@@ -71,7 +72,7 @@ def test_mixing_columns_unit_norm_and_observations(data):
 def test_deterministic_per_key_and_vmap_equals_loop(data):
     for seed in range(2):
         single = jax.device_get(make_dataset(jax.random.key(seed), SPEC))
-        for batched, looped in zip(data, single):
+        for batched, looped in zip(data, single, strict=True):
             np.testing.assert_allclose(batched[seed], looped, rtol=1e-5, atol=1e-6)
     assert not np.allclose(data.mixing[0], data.mixing[1])
 

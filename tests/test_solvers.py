@@ -97,11 +97,11 @@ def test_vmap_over_lambdas_and_dictionaries_equals_loop():
     y, d = _problem(seed=7)
     lams = jnp.array([0.01, 0.1, 0.5])
     batched = jax.jit(jax.vmap(lambda lam: fista(y, d, lam)))(lams)
-    for lam, codes in zip(lams, batched):
+    for lam, codes in zip(lams, batched, strict=True):
         np.testing.assert_allclose(codes, fista(y, d, lam), rtol=1e-5, atol=1e-6)
     dictionaries = jnp.stack([d, d[:, ::-1], 2 * d])
     batched = jax.vmap(lambda dd: fista(y, dd, 0.1))(dictionaries)
-    for dd, codes in zip(dictionaries, batched):
+    for dd, codes in zip(dictionaries, batched, strict=True):
         np.testing.assert_allclose(codes, fista(y, dd, 0.1), rtol=1e-5, atol=1e-6)
     assert not np.allclose(batched[0], batched[2])
 
