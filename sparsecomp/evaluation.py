@@ -24,13 +24,15 @@ def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
     Returns:
       ``mcc_*, acc_*, auc_*`` always; with a dictionary also ``dict_*``,
       ``support_*``, ``mse_*`` and ``l0_*``. A seed whose codes or dictionary
-      are not finite gets ``nonfinite=True`` and ``None`` metrics rather than
-      numbers that would silently enter a mean.
+      are not finite, or whose method reports ``scalars["nonfinite"]`` (e.g. a
+      training loss that became NaN), gets only ``nonfinite=True``: no metric
+      that could silently enter a mean.
     """
     codes_val = np.asarray(output.codes_val)
     codes_ood = np.asarray(output.codes_ood)
     arrays = [codes_val, codes_ood] + ([] if output.dictionary is None else [output.dictionary])
-    if not all(np.isfinite(np.asarray(a)).all() for a in arrays):
+    diverged = bool((output.scalars or {}).get("nonfinite", False))
+    if diverged or not all(np.isfinite(np.asarray(a)).all() for a in arrays):
         return {"nonfinite": True}
     z_val, z_ood = np.asarray(data.z_val), np.asarray(data.z_ood)
     row = {

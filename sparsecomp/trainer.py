@@ -107,8 +107,8 @@ def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compil
         seed_output, seed_data = jax.tree.map(lambda x, i=i: x[i], (output, host_data))
         tic = time.perf_counter()
         row = {**tags, "width": int(seed_output.codes_val.shape[-1]), "seed": seed}
-        row.update(evaluate(seed_data, seed_output))
         row.update({key: np.asarray(v).item() for key, v in (seed_output.scalars or {}).items()})
+        row.update(evaluate(seed_data, seed_output))
         row["wall_s"] = wall_s
         row["metrics_s"] = time.perf_counter() - tic
         new_rows.append(row)

@@ -141,3 +141,30 @@ def test_cli_refuses_invalid_configs_without_traceback(tmp_path, override, messa
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not workdir.exists()
+
+
+def test_nonfinite_seed_is_flagged_not_averaged(tmp_path, capsys):
+    @sparsecomp.register_method("test_diverging")
+    def make_diverging(config, spec):
+        def run(key, data):  # "diverges" on a random half of the seeds
+            codes_val = data.z_val * jax.random.uniform(key, ())
+            return sparsecomp.MethodOutput(
+                codes_val=codes_val,
+                codes_ood=data.z_ood,
+                scalars={"nonfinite": jax.random.uniform(key, ()) > 0.5},
+            )
+
+        return run
+
+    config = tiny_config()
+    config.sweep.num_latents = (16,)
+    config.methods = ("test_diverging",)
+    config.seeds = (0, 1, 2, 3, 4, 5)
+    rows = sparsecomp.train_and_evaluate(config, tmp_path)
+    bad = [row for row in rows if row["nonfinite"]]
+    good = [row for row in rows if not row["nonfinite"]]
+    assert bad and good
+    assert all("mcc_ood" not in row for row in bad)
+    assert all(row["mcc_ood"] > 0.9 for row in good)
+    assert "NON-FINITE seeds" in capsys.readouterr().out
+    assert f"{len(good)} (+{len(bad)} non-finite)" in (tmp_path / "results.md").read_text()
