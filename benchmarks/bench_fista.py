@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"backend: {jax.default_backend()} ({jax.device_count()} device(s))")
-    print("| n | m | form | compile s | median s (min, max) | GFLOP/s |")
+    print("| n | m | form | first call s (compile + run) | median s (min, max) | GFLOP/s |")
     print("|---|---|---|---|---|---|")
     solve = jax.jit(fista, static_argnames=("n_iter",))
     for n in args.num_latents:

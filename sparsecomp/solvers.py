@@ -18,10 +18,14 @@ References:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+# On CPU, solve blocks of about this many code entries (2 MiB of float32 per
+# iterate), so the iterates stay in cache: ~1.2x faster at width 1000-5000.
+CPU_BLOCK_ENTRIES = 2**19
 
 
 class LassoProblem(NamedTuple):
@@ -52,9 +56,16 @@ def use_gram_form(input_dim: int, width: int) -> bool:
     """Whether ``z (D^T D) - y D`` is cheaper than ``((z D^T) - y) D``.
 
     Per row and iteration the Gram form costs ``width^2`` multiply-adds, the
-    explicit one ``2 * input_dim * width``; the Gram matrix itself is a one-off.
+    explicit one ``2 * input_dim * width`` in two products; the Gram matrix
+    itself is a one-off. One product instead of two wins up to ``width =
+    3 * input_dim`` (measured at n=100, m=47 on CPU: 0.15 s vs 0.18 s).
     """
-    return width <= 2 * input_dim
+    return width <= 3 * input_dim
+
+
+def cpu_chunk_rows(width: int) -> int:
+    """Rows per block such that a [rows, width] iterate is ~``CPU_BLOCK_ENTRIES``."""
+    return max(64, CPU_BLOCK_ENTRIES // width)
 
 
 def lipschitz_constant(dictionary: jax.Array) -> jax.Array:
@@ -142,14 +153,24 @@ def solver_step(
 
 
 def solver_run(
-    problem: LassoProblem, state: SolverState, n_iter: int, *, nonneg: bool, momentum: bool
+    problem: LassoProblem,
+    state: SolverState,
+    n_iter: int,
+    *,
+    nonneg: bool,
+    momentum: bool,
+    unroll: int = 2,
 ) -> SolverState:
-    """``n_iter`` steps (static) in a ``lax.scan``."""
+    """``n_iter`` steps (static) in a ``lax.scan``.
+
+    ``unroll=2`` lets XLA:CPU keep the iterates in place across two steps
+    instead of copying the loop carry every step (about 1.4x faster on CPU).
+    """
 
     def body(carry, _):
         return solver_step(problem, carry, nonneg=nonneg, momentum=momentum), None
 
-    state, _ = jax.lax.scan(body, state, None, length=n_iter)
+    state, _ = jax.lax.scan(body, state, None, length=n_iter, unroll=unroll)
     return state
 
 
@@ -165,18 +186,22 @@ def _solve(y, dictionary, lam, n_iter, nonneg, z_init, gram, momentum, chunk_siz
         state = solver_init(problem, z_rows)
         return solver_run(problem, state, n_iter, nonneg=nonneg, momentum=momentum).codes
 
+    if chunk_size == "auto":
+        chunk_size = cpu_chunk_rows(width) if jax.default_backend() == "cpu" else None
     if chunk_size is None or batch <= chunk_size:
         return solve_rows((y, z_init))
-    # Rows are independent problems: solve them a block at a time, which bounds
-    # memory by chunk_size x width and keeps the iterates in cache on CPU.
+    # Rows are independent problems: solve them in equal blocks of at most
+    # chunk_size rows, which bounds memory by chunk_size x width and keeps the
+    # iterates in cache on CPU.
     n_chunks = -(-batch // chunk_size)
-    pad = n_chunks * chunk_size - batch
+    block = -(-batch // n_chunks)
+    pad = n_chunks * block - batch
 
     def blocks(x):
-        return jnp.pad(x, ((0, pad), (0, 0))).reshape(n_chunks, chunk_size, x.shape[1])
+        return jnp.pad(x, ((0, pad), (0, 0))).reshape(n_chunks, block, x.shape[1])
 
     codes = jax.lax.map(solve_rows, (blocks(y), blocks(z_init)))
-    return codes.reshape(n_chunks * chunk_size, width)[:batch]
+    return codes.reshape(n_chunks * block, width)[:batch]
 
 
 def fista(
@@ -188,7 +213,7 @@ def fista(
     nonneg: bool = True,
     z_init: jax.Array | None = None,
     gram: bool | None = None,
-    chunk_size: int | None = None,
+    chunk_size: int | None | Literal["auto"] = "auto",
 ) -> jax.Array:
     """FISTA codes for every row of ``y`` (Beck & Teboulle 2009).
 
@@ -200,10 +225,11 @@ def fista(
       nonneg: constrain codes to be >= 0 (the study's default).
       z_init: [batch, width] warm start; zeros when ``None``.
       gram: force the gradient form; ``None`` picks the cheaper by shape.
-      chunk_size: solve at most this many rows at a time (static); bounds
-        memory to ``chunk_size x width`` per iterate and, on CPU, keeps the
-        iterates in cache (about 20% faster at 1000 rows). ``None`` solves
-        all rows at once, which suits accelerators.
+      chunk_size: solve at most this many rows at a time (static), in equal
+        blocks; bounds memory to ``chunk_size x width`` per iterate and, on
+        CPU, keeps the iterates in cache (about 15% faster at 1000 rows).
+        ``None`` solves all rows at once, which suits accelerators; ``"auto"``
+        is ``cpu_chunk_rows(width)`` on CPU and ``None`` elsewhere.
 
     Returns:
       [batch, width] float32 codes.
@@ -220,7 +246,7 @@ def ista(
     nonneg: bool = True,
     z_init: jax.Array | None = None,
     gram: bool | None = None,
-    chunk_size: int | None = None,
+    chunk_size: int | None | Literal["auto"] = "auto",
 ) -> jax.Array:
     """ISTA codes: FISTA without momentum (same arguments and shapes as ``fista``)."""
     return _solve(y, dictionary, lam, n_iter, nonneg, z_init, gram, False, chunk_size)

@@ -67,7 +67,7 @@ def test_gram_and_explicit_gradient_forms_agree():
     np.testing.assert_allclose(
         fista(y, d, 0.1, gram=True), fista(y, d, 0.1, gram=False), rtol=1e-4, atol=1e-5
     )
-    assert use_gram_form(input_dim=93, width=100) and not use_gram_form(input_dim=93, width=1000)
+    assert use_gram_form(input_dim=47, width=100) and not use_gram_form(input_dim=93, width=1000)
 
 
 def test_lipschitz_constant_is_spectral_norm_squared():
