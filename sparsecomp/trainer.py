@@ -126,11 +126,14 @@ def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compil
 def _curve_lines(tags: dict, seeds, curves: dict) -> list[dict]:
     steps = np.asarray(curves["step"])
     lines = []
+    values = {name: np.asarray(v) for name, v in curves.items() if name != "step"}
     for i, seed in enumerate(seeds):
         for j, step in enumerate(steps[i]):
-            line = {**tags, "seed": seed, "step": int(step)}
-            line.update({k: float(np.asarray(v)[i, j]) for k, v in curves.items() if k != "step"})
-            lines.append(line)
+            # Fixed-size curve buffers hold NaN where a run stopped early; strict
+            # JSON has no NaN, so those entries (and empty lines) are left out.
+            logged = {name: float(v[i, j]) for name, v in values.items() if np.isfinite(v[i, j])}
+            if logged:
+                lines.append({**tags, "seed": seed, "step": int(step), **logged})
     return lines
 
 
