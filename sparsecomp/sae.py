@@ -417,8 +417,8 @@ class SparseAutoencoder(nn.Module):
     [input_dim, width] (atoms are columns), ``b_d`` [input_dim] and, for
     ``jumprelu``, ``log_theta`` [width]; all float32. ``mp`` keeps (and
     ignores) ``W_e``/``b_e`` so that every kind has the same parameters.
-    TopK and MP search over the width feature-major (``[width, batch]``), the
-    layout in which XLA:CPU reduces over it fastest.
+    MP's atom search is feature-major (``[width, batch]``), the layout in
+    which XLA:CPU reduces over the width fastest.
     """
 
     input_dim: int  # m
@@ -478,8 +478,7 @@ class SparseAutoencoder(nn.Module):
             codes = nn.relu(pre)
             penalty = jnp.sum(jnp.abs(codes), axis=-1)
         elif self.kind == "topk":
-            # The threshold search runs feature-major (see ``kth_largest``).
-            kth = kth_largest(pre.T, self.k, axis=0).T  # [batch, 1]
+            kth = kth_largest(pre, self.k)  # [batch, 1]
             codes = jnp.where(pre >= kth, nn.relu(pre), 0.0)
             penalty = no_penalty
         else:
