@@ -695,8 +695,9 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
         padding = n_batches * batch_size - n_train
         mask = (jnp.arange(n_batches * batch_size) < n_train).astype(jnp.float32)
         mask = mask.reshape(n_batches, batch_size)
-        init_key, shuffle_key = jax.random.split(key)
-        state = init_state(init_key, model, optimizer)
+        # One split for everything: each threefry call site compiles to ~25 kernels.
+        keys = jax.random.split(key, epochs + 1)
+        state = init_state(keys[0], model, optimizer)
         splits = {"val": y_val, "ood": y_ood}
 
         def log(params):
@@ -720,8 +721,7 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
             logged = jax.lax.cond(e % log_every == 0, log, skip_log, params)
             return state._replace(params=params), {"loss_train": loss_train, **logged}
 
-        epoch_keys = jax.random.split(shuffle_key, epochs)
-        state, per_epoch = jax.lax.scan(epoch, state, (jnp.arange(epochs), epoch_keys))
+        state, per_epoch = jax.lax.scan(epoch, state, (jnp.arange(epochs), keys[1:]))
         curves = {"step": jnp.arange(0, epochs, log_every, dtype=jnp.int32)}
         curves.update({name: v[::log_every] for name, v in per_epoch.items()})
         return state, curves, per_epoch["loss_train"][-1]
