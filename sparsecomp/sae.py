@@ -602,12 +602,38 @@ def make_train_step(
     return train_step
 
 
+# Rows per pass when a whole split is encoded: the [width, rows] working arrays
+# of MP and TopK then stay in cache (MP's evaluation of 5000 rows runs ~2.5x
+# faster than in one pass), and memory stays bounded at large widths.
+EVAL_CHUNK = 256
+
+
+def map_rows(fn, y: jax.Array, chunk: int = EVAL_CHUNK):
+    """``fn`` applied to ``y`` ([n, input_dim]) in blocks of ``chunk`` rows.
+
+    Args:
+      fn: maps [rows, input_dim] float32 to a pytree of [rows, ...] arrays.
+      y: [n, input_dim] float32; the last block is zero-padded, its padding
+        rows dropped from the result.
+      chunk: static block size.
+
+    Returns:
+      ``fn(y)``: a pytree of [n, ...] arrays.
+    """
+    n = y.shape[0]
+    chunk = min(chunk, n)
+    blocks = -(-n // chunk)
+    padded = jnp.pad(y, ((0, blocks * chunk - n), (0, 0))).reshape(blocks, chunk, -1)
+    out = jax.lax.map(fn, padded)
+    return jax.tree.map(lambda a: a.reshape(blocks * chunk, *a.shape[2:])[:n], out)
+
+
 def evaluate(
     params: Params, model: SparseAutoencoder, splits: dict[str, jax.Array], gamma: float
 ) -> dict[str, jax.Array]:
     """Loss, MSE and mean L0 (``|code| > 0.01``) on whole data splits.
 
-    All splits go through one forward pass (one set of kernels to compile).
+    All splits go through one blocked forward pass (``map_rows``).
 
     Args:
       splits: name -> [n_name, input_dim] float32.
@@ -615,16 +641,19 @@ def evaluate(
     Returns:
       ``loss_<name>``, ``mse_<name>`` and ``l0_<name>``, each [] float32.
     """
-    y = jnp.concatenate(list(splits.values()))
-    out = model.apply({"params": params}, y)
-    per_sample = {
-        "mse": jnp.mean((out.x_hat - y) ** 2, axis=-1),
-        "penalty": out.penalty,
-        "l0": jnp.sum(jnp.abs(out.codes) > L0_THRESHOLD, axis=-1).astype(jnp.float32),
-    }
+
+    def per_sample(y):
+        out = model.apply({"params": params}, y)
+        return {
+            "mse": jnp.mean((out.x_hat - y) ** 2, axis=-1),
+            "penalty": out.penalty,
+            "l0": jnp.sum(jnp.abs(out.codes) > L0_THRESHOLD, axis=-1).astype(jnp.float32),
+        }
+
+    stats = map_rows(per_sample, jnp.concatenate(list(splits.values())))
     metrics, start = {}, 0
     for name, split in splits.items():
-        part = {k: jnp.mean(v[start : start + split.shape[0]]) for k, v in per_sample.items()}
+        part = {k: jnp.mean(v[start : start + split.shape[0]]) for k, v in stats.items()}
         metrics[f"loss_{name}"] = part["mse"] + gamma * part["penalty"]
         metrics[f"mse_{name}"] = part["mse"]
         metrics[f"l0_{name}"] = part["l0"]
@@ -746,9 +775,10 @@ def _make_method(kind: str):
         def run(key: jax.Array, data: Dataset) -> MethodOutput:
             state, curves, loss_train_last = train(key, data.y_train, data.y_val, data.y_ood)
             variables = {"params": state.params}
-            # One encoder pass for both splits: one set of kernels to compile.
-            codes = model.apply(
-                variables, jnp.concatenate([data.y_val, data.y_ood]), method=model.encode
+            # One blocked encoder pass for both splits: one set of kernels to compile.
+            codes = map_rows(
+                lambda y: model.apply(variables, y, method=model.encode),
+                jnp.concatenate([data.y_val, data.y_ood]),
             )
             codes_val, codes_ood = jnp.split(codes, [data.y_val.shape[0]])
             nonfinite = state.nonfinite | ~jnp.all(jnp.isfinite(codes))
@@ -790,6 +820,7 @@ __all__ = [
     "make_optimizer",
     "make_train",
     "make_train_step",
+    "map_rows",
     "matching_pursuit",
     "mp_residuals",
     "mp_select",

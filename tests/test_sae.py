@@ -263,6 +263,14 @@ def test_shuffle_is_a_uniform_permutation():
     assert len(counts) == 6 and np.all(np.abs(counts - 1000) < 150)
 
 
+def test_map_rows_equals_one_pass():
+    model, params = _params("mp")
+    y = jax.random.normal(jax.random.key(8), (37, SPEC.input_dim))
+    encode = functools.partial(model.apply, {"params": params}, method=model.encode)
+    blocked = jax.jit(lambda y: sae.map_rows(encode, y, chunk=8))(y)
+    np.testing.assert_allclose(blocked, encode(y), atol=1e-6)
+
+
 def test_masked_loss_equals_loss_of_real_samples():
     model, params = _params("jumprelu")
     y = jax.random.normal(jax.random.key(7), (10, SPEC.input_dim))
