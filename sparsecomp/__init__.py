@@ -10,7 +10,7 @@ Public API (everything a notebook needs)::
 Importing the package registers the built-in methods.
 """
 
-from sparsecomp import dictionary_learning, lista, oracle, probe  # noqa: F401  (register methods)
+from sparsecomp import dictionary_learning, lista, oracle, probe, sae  # noqa: F401  (register)
 from sparsecomp.data import (
     Dataset,
     DataSpec,

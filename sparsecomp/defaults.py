@@ -2,6 +2,8 @@
 
 from ml_collections import config_dict
 
+from sparsecomp import sae
+
 
 def base_config() -> config_dict.ConfigDict:
     """The study's data sizes and method hyper-parameters; experiments edit it."""
@@ -22,6 +24,7 @@ def base_config() -> config_dict.ConfigDict:
     config.methods = ("fista_oracle", "linear_probe")
     config.fista = config_dict.ConfigDict({"lam": 0.1, "n_iter": 100})
     config.linear_probe = config_dict.ConfigDict({"alphas": (1e-6, 1e-4, 1e-2, 1.0, 10.0)})
+    config.sae = sae.default_config()
     config.dl_fista = config_dict.ConfigDict(
         {"lam": 0.1, "n_iter": 100, "max_rounds": 1000, "tol": 1e-5, "min_rounds": 10}
     )
