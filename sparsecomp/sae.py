@@ -28,7 +28,8 @@ Hyper-parameters live in the ``config.sae`` section (see ``default_config``)::
     gamma=1e-4                  # weight of the sparsity penalty
     renorm_every=50             # decoder columns -> unit norm after epochs
                                 # 0, renorm_every, 2 * renorm_every, ...
-    log_every=10                # curves after epochs 0, log_every, ...
+    log_every=10                # curves after epochs 0, log_every, ... and
+                                # the last one (as the reference logs)
     jumprelu_bandwidth=1e-3     # width of the rectangle kernel
     jumprelu_init_threshold=1e-3  # initial theta = exp(log_theta)
 
@@ -699,14 +700,16 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
     ``DataLoader(drop_last=False)`` of the reference (2500 samples: 39 batches
     of 64 and one of 4). After epochs ``e`` with ``e % renorm_every == 0`` the
     decoder columns are renormalised; after epochs with ``e % log_every == 0``
-    (after the renormalisation, as in the reference's learning-dynamics logs)
-    the curves are evaluated on val and OOD.
+    and after the last epoch (after the renormalisation, as in the reference's
+    learning-dynamics logs: epochs 0, 10, ..., 490, 499) the curves are
+    evaluated on val and OOD.
 
     Returns:
       ``train``; its ``curves`` map ``step`` ([n_logged] int32 epoch),
       ``loss_train`` (mean over that epoch) and ``loss``/``mse``/``l0`` on
       ``val`` and ``ood`` ([n_logged] float32, suffixes ``_val``/``_ood``),
-      where ``n_logged = ceil(epochs / log_every)``; and ``loss_train_last``,
+      where ``n_logged = ceil(epochs / log_every)``, plus one when the last
+      epoch is not a multiple of ``log_every``; and ``loss_train_last``,
       the [] float32 mean loss of the last epoch.
     """
     optimizer = make_optimizer(config)
@@ -747,12 +750,13 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
             params = jax.lax.cond(
                 e % renorm_every == 0, renormalise_decoder, lambda p: p, state.params
             )
-            logged = jax.lax.cond(e % log_every == 0, log, skip_log, params)
+            logged = jax.lax.cond((e % log_every == 0) | (e == epochs - 1), log, skip_log, params)
             return state._replace(params=params), {"loss_train": loss_train, **logged}
 
         state, per_epoch = jax.lax.scan(epoch, state, (jnp.arange(epochs), keys[1:]))
-        curves = {"step": jnp.arange(0, epochs, log_every, dtype=jnp.int32)}
-        curves.update({name: v[::log_every] for name, v in per_epoch.items()})
+        logged_epochs = sorted({*range(0, epochs, log_every), epochs - 1})
+        curves = {"step": jnp.array(logged_epochs, jnp.int32)}
+        curves.update({name: v[jnp.array(logged_epochs)] for name, v in per_epoch.items()})
         return state, curves, per_epoch["loss_train"][-1]
 
     return train

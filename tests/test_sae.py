@@ -285,16 +285,17 @@ def test_masked_loss_equals_loss_of_real_samples():
 
 @pytest.mark.parametrize("kind", sae.SAE_KINDS)
 def test_short_training_lowers_loss_and_reports_curves(kind):
-    config = _config(epochs=6, log_every=5)
+    config = _config(epochs=7, log_every=5)
     run = get_method(sae.METHOD_NAMES[kind])(config, SPEC)
     out = jax.jit(run)(jax.random.key(0), _first_seed(_data()))
     chex.assert_shape([out.codes_val, out.codes_ood], [(SPEC.n_val, 20), (SPEC.n_ood, 20)])
     chex.assert_shape([out.dictionary, out.decoder_bias], [(SPEC.input_dim, 20), (SPEC.input_dim,)])
-    np.testing.assert_array_equal(out.curves["step"], [0, 5])
+    np.testing.assert_array_equal(out.curves["step"], [0, 5, 6])  # and the last epoch
     for name in ("loss_train", "loss_val", "mse_val", "l0_val", "loss_ood", "mse_ood", "l0_ood"):
-        chex.assert_shape(out.curves[name], (2,))
+        chex.assert_shape(out.curves[name], (3,))
     assert not bool(out.scalars["nonfinite"])
-    assert out.curves["loss_val"][1] < out.curves["loss_val"][0]
+    np.testing.assert_allclose(out.scalars["loss_train"], out.curves["loss_train"][-1])
+    assert out.curves["loss_val"][-1] < out.curves["loss_val"][0]
     if kind in ("topk", "mp"):
         assert np.all(np.sum(np.asarray(out.codes_val) != 0, axis=-1) <= SPEC.k)
 
