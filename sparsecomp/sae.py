@@ -49,7 +49,8 @@ Design notes (what differs from a literal transcription, and why):
   atoms without gradient, updating inner products through the Gram matrix,
   and differentiates the codes with a hand-written VJP of the residual
   recurrence (the gradient autograd takes through the reference's loop);
-  epochs shuffle with one-array sorts (``shuffle``); loops are rolled
+  epochs shuffle with one-array sorts (``shuffle``); whole splits are
+  encoded in cache-sized row blocks (``map_rows``); loops are rolled
   ``lax.scan``/``fori_loop`` (unrolling measured no faster and compiles
   slower).
 * MP returns the unit-normalised decoder as its ``dictionary`` (the atoms it
