@@ -26,7 +26,9 @@ def base_config() -> config_dict.ConfigDict:
     config.linear_probe = config_dict.ConfigDict({"alphas": (1e-6, 1e-4, 1e-2, 1.0, 10.0)})
     config.sae = sae.default_config()
     config.dl_fista = config_dict.ConfigDict(
-        {"lam": 0.1, "n_iter": 100, "max_rounds": 1000, "tol": 1e-5, "min_rounds": 10}
+        {"lam": 0.1, "n_iter": 100, "max_rounds": 1000, "tol": 1e-5, "min_rounds": 10,
+         # Also log D every 10 rounds (learning_dynamics).
+         "log_dictionary": False}
     )
     # The protocol fixes lam, lr, the step budget and the early-stopping
     # patience; the plateau schedule's factor/patience and the improvement

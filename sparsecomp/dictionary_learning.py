@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from sparsecomp.methods import MethodOutput, register_method
@@ -86,7 +87,12 @@ def normalise_columns(dictionary: jax.Array, previous: jax.Array) -> jax.Array:
 
 
 class DictionaryLearningState(NamedTuple):
-    """Carry of the DL-FISTA round loop; ``n_log = max_rounds // 10``."""
+    """Carry of the DL-FISTA round loop; ``n_log = max_rounds // 10``.
+
+    ``snapshots`` holds ``D`` after each round listed in the loop's
+    ``snapshot_rounds`` (round 0 is the initial dictionary); rounds the loop
+    never reached stay NaN.
+    """
 
     dictionary: jax.Array  # [input_dim, width] float32, D after the latest update
     codes: jax.Array  # [batch, width] float32, FISTA codes of the latest round
@@ -95,10 +101,21 @@ class DictionaryLearningState(NamedTuple):
     done: jax.Array  # [] bool, the stopping rule has fired
     change_curve: jax.Array  # [n_log] float32, rel_change at rounds 10, 20, ... (NaN unreached)
     mse_curve: jax.Array  # [n_log] float32, reconstruction MSE at rounds 10, 20, ...
+    snapshots: jax.Array  # [n_snapshots, input_dim, width] float32
+
+
+def _snapshot_slots(snapshot_rounds: tuple[int, ...], max_rounds: int) -> np.ndarray:
+    """[max_rounds + 1] int32: the snapshot index of each round, ``n_snapshots`` if none."""
+    if any(r < 0 or r > max_rounds for r in snapshot_rounds):
+        raise ValueError(f"snapshot_rounds {snapshot_rounds} must lie in [0, {max_rounds}]")
+    slots = np.full(max_rounds + 1, len(snapshot_rounds), np.int32)
+    for index, round_ in enumerate(snapshot_rounds):
+        slots[round_] = index
+    return slots
 
 
 def dictionary_learning_init(
-    y: jax.Array, d_init: jax.Array, max_rounds: int
+    y: jax.Array, d_init: jax.Array, max_rounds: int, snapshot_rounds: tuple[int, ...] = ()
 ) -> DictionaryLearningState:
     """Round 0: the initial dictionary and zero codes.
 
@@ -107,18 +124,25 @@ def dictionary_learning_init(
       d_init: [input_dim, width] float32 initial dictionary (e.g. random or
         an SAE decoder); its columns, which must be non-zero, are normalised.
       max_rounds: the round budget (static); sizes the curve buffers.
+      snapshot_rounds: rounds after which ``D`` is kept (static, distinct).
     """
     width = d_init.shape[1]
     n_log = max_rounds // LOG_EVERY_ROUNDS
     nan_curve = jnp.full((n_log,), jnp.nan, jnp.float32)
+    d0 = d_init / jnp.linalg.norm(d_init, axis=0, keepdims=True)
+    snapshots = jnp.full((len(snapshot_rounds), *d0.shape), jnp.nan, jnp.float32)
+    if snapshot_rounds:
+        slot = _snapshot_slots(snapshot_rounds, max_rounds)[0]
+        snapshots = snapshots.at[slot].set(d0, mode="drop")
     return DictionaryLearningState(
-        dictionary=d_init / jnp.linalg.norm(d_init, axis=0, keepdims=True),
+        dictionary=d0,
         codes=jnp.zeros((y.shape[0], width), y.dtype),
         n_rounds=jnp.zeros((), jnp.int32),
         rel_change=jnp.full((), jnp.inf, jnp.float32),
         done=jnp.zeros((), bool),
         change_curve=nan_curve,
         mse_curve=nan_curve,
+        snapshots=snapshots,
     )
 
 
@@ -131,12 +155,14 @@ def dictionary_learning_step(
     max_rounds: int,
     tol: float,
     min_rounds: int,
+    snapshot_rounds: tuple[int, ...] = (),
 ) -> DictionaryLearningState:
     """One round: warm-started FISTA codes, then the least-squares dictionary.
 
     The round stops the loop (``done``) once ``n_rounds > min_rounds`` and the
     relative Frobenius change of ``D`` is below ``tol``, or at ``max_rounds``.
     """
+    snapshots = state.snapshots
     d = state.dictionary
     codes = fista(y, d, lam, n_iter=n_iter, z_init=state.codes, chunk_size=None)
     d_new = normalise_columns(least_squares_dictionary(y, codes), d)
@@ -148,6 +174,9 @@ def dictionary_learning_step(
     slot = jnp.arange(state.change_curve.shape[0]) == n_rounds // LOG_EVERY_ROUNDS - 1
     log = slot & (n_rounds % LOG_EVERY_ROUNDS == 0)
     done = (n_rounds >= max_rounds) | ((n_rounds > min_rounds) & (rel_change < tol))
+    if snapshot_rounds:  # a round without a snapshot has slot n_snapshots: dropped
+        slots = jnp.asarray(_snapshot_slots(snapshot_rounds, max_rounds))
+        snapshots = snapshots.at[slots[n_rounds]].set(d_new, mode="drop")
     return DictionaryLearningState(
         dictionary=d_new,
         codes=codes,
@@ -156,6 +185,7 @@ def dictionary_learning_step(
         done=done,
         change_curve=jnp.where(log, rel_change, state.change_curve),
         mse_curve=jnp.where(log, mse, state.mse_curve),
+        snapshots=snapshots,
     )
 
 
@@ -168,20 +198,23 @@ def dictionary_learning_run(
     max_rounds: int,
     tol: float,
     min_rounds: int,
+    snapshot_rounds: tuple[int, ...] = (),
 ) -> DictionaryLearningState:
     """DL-FISTA to convergence in one ``lax.while_loop``; returns the final state.
 
     Under ``vmap`` the batch runs until its slowest member stops; members
     already done are frozen, so each result equals the unbatched run.
+    ``snapshot_rounds`` (static) lists the rounds whose ``D`` is kept in
+    ``state.snapshots``.
     """
 
     def step(state):
         return dictionary_learning_step(
             y, state, lam=lam, n_iter=n_iter, max_rounds=max_rounds, tol=tol,
-            min_rounds=min_rounds,
+            min_rounds=min_rounds, snapshot_rounds=snapshot_rounds,
         )
 
-    state = dictionary_learning_init(y, d_init, max_rounds)
+    state = dictionary_learning_init(y, d_init, max_rounds, snapshot_rounds)
     return jax.lax.while_loop(lambda s: ~s.done, step, state)
 
 
@@ -231,6 +264,15 @@ def learn_dictionary_fista(
     return state.dictionary, state.codes, state.n_rounds
 
 
+def dl_fista_options(config) -> dict:
+    """``dictionary_learning_run``'s keyword arguments from ``config.dl_fista``."""
+    cfg = config.dl_fista
+    return dict(
+        lam=float(cfg.lam), n_iter=int(cfg.n_iter), max_rounds=int(cfg.max_rounds),
+        tol=float(cfg.tol), min_rounds=int(cfg.min_rounds),
+    )
+
+
 @register_method("dl_fista")
 def make_dl_fista(config, spec):
     """DL-FISTA on the val half; reads ``config.dl_fista``.
@@ -244,28 +286,34 @@ def make_dl_fista(config, spec):
     metric: at n = 100 mcc_ood agreed to 1e-5 (seeds 0 and 2), and on seed 2
     probe accuracy, AUC and support F1 to 1e-4, although single codes differ
     by up to 0.04 (the per-round codes are more converged).
+
+    With ``config.dl_fista.log_dictionary`` the curves also hold ``D`` every
+    10 rounds (``"dictionary"``), for learning-dynamics figures.
     """
-    cfg = config.dl_fista
-    lam, n_iter = float(cfg.lam), int(cfg.n_iter)
-    max_rounds, tol, min_rounds = int(cfg.max_rounds), float(cfg.tol), int(cfg.min_rounds)
+    options = dl_fista_options(config)
+    max_rounds = options["max_rounds"]
+    steps = LOG_EVERY_ROUNDS * np.arange(1, max_rounds // LOG_EVERY_ROUNDS + 1)
+    snapshot_rounds = tuple(int(r) for r in steps) if config.dl_fista.log_dictionary else ()
 
     def run(key, data):
         d_init = random_dictionary(key, spec.input_dim, spec.num_latents)
         state = dictionary_learning_run(
-            data.y_val, d_init, lam=lam, n_iter=n_iter, max_rounds=max_rounds, tol=tol,
-            min_rounds=min_rounds,
+            data.y_val, d_init, snapshot_rounds=snapshot_rounds, **options
         )
         d = state.dictionary
-        z_ood = jnp.zeros((data.y_ood.shape[0], spec.num_latents), jnp.float32)
-        codes_ood = fista(data.y_ood, d, lam, n_iter=n_iter, z_init=z_ood, chunk_size=None)
-        steps = LOG_EVERY_ROUNDS * jnp.arange(1, max_rounds // LOG_EVERY_ROUNDS + 1)
+        codes_ood = fista(data.y_ood, d, options["lam"], n_iter=options["n_iter"],
+                          chunk_size=None)
+        curves = {"step": jnp.asarray(steps), "rel_change": state.change_curve,
+                  "mse": state.mse_curve}
+        if snapshot_rounds:
+            curves["dictionary"] = state.snapshots
         return MethodOutput(
             codes_val=state.codes,
             codes_ood=codes_ood,
             dictionary=d,
             params={"dictionary": d},
             scalars={"n_rounds": state.n_rounds},
-            curves={"step": steps, "rel_change": state.change_curve, "mse": state.mse_curve},
+            curves=curves,
         )
 
     return run

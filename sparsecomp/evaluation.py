@@ -22,8 +22,10 @@ def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
       output: one seed's method output (no seed axis).
 
     Returns:
-      ``mcc_*, acc_*, auc_*`` always; with a dictionary also ``dict_*``,
-      ``support_*``, ``mse_*`` and ``l0_*``. A seed whose codes or dictionary
+      ``mcc_*, acc_*, auc_*`` and ``support_*`` always; with a dictionary also
+      ``dict_*``, ``mse_*`` and ``l0_*``. Support recovery compares code
+      columns with the latents they are matched to: by the dictionary match
+      when there is a dictionary, else by the ID MCC's matching. A seed whose codes or dictionary
       are not finite, or whose method reports ``scalars["nonfinite"]`` (e.g. a
       training loss that became NaN), gets only ``nonfinite=True``: no metric
       that could silently enter a mean.
@@ -35,8 +37,9 @@ def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
     if diverged or not all(np.isfinite(np.asarray(a)).all() for a in arrays):
         return {"nonfinite": True}
     z_val, z_ood = np.asarray(data.z_val), np.asarray(data.z_ood)
+    id_match = metrics.latent_matching(z_val, codes_val, ood=False)
     row = {
-        "mcc_iid": metrics.latent_mcc(z_val, codes_val, ood=False),
+        "mcc_iid": id_match.mcc,
         "mcc_ood": metrics.latent_mcc(z_ood, codes_ood, ood=True),
     }
     row["acc_iid"], row["acc_ood"] = metrics.probe_accuracy(
@@ -47,6 +50,10 @@ def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
     )
     if output.dictionary is not None:
         row.update(_dictionary_metrics(data, output, codes_val, codes_ood))
+    else:
+        row.update(
+            metrics.support_recovery(z_val, codes_val, id_match.true_index, id_match.code_index)
+        )
     return {name: _plain(value) for name, value in row.items()}
 
 
@@ -72,6 +79,29 @@ def _dictionary_metrics(data, output, codes_val, codes_ood) -> dict:
         np.asarray(data.y_ood), codes_ood, dictionary, bias
     )
     return row
+
+
+def dictionary_curves(mixing: np.ndarray, snapshots: np.ndarray) -> dict[str, np.ndarray]:
+    """Dictionary match of every logged snapshot, for learning-dynamics curves.
+
+    Args:
+      mixing: [seeds, input_dim, num_latents] true mixing matrices.
+      snapshots: [seeds, n_logged, input_dim, width] learned dictionaries;
+        an all-NaN snapshot (a step the run never reached) gives NaN.
+
+    Returns:
+      ``dict_mean_cosine``, ``dict_mean_norm_ratio`` and ``dict_frac_close``,
+      each [seeds, n_logged] float64.
+    """
+    names = ("dict_mean_cosine", "dict_mean_norm_ratio", "dict_frac_close")
+    out = {name: np.full(snapshots.shape[:2], np.nan) for name in names}
+    for i, j in np.ndindex(*snapshots.shape[:2]):
+        if np.isfinite(snapshots[i, j]).all():
+            match = metrics.dictionary_match(mixing[i], snapshots[i, j])
+            out[names[0]][i, j] = match.mean_cosine
+            out[names[1]][i, j] = match.mean_norm_ratio
+            out[names[2]][i, j] = match.frac_close
+    return out
 
 
 def _plain(value):

@@ -7,6 +7,15 @@ sweep point. Everything the factory reads is static. ``run(key, data)`` is a
 pure function of one seed's PRNG key and ``Dataset``; the trainer compiles it
 once per shape as ``jax.jit(jax.vmap(run))`` so all seeds run in one call.
 
+A method that builds on what another one learned (FISTA on a trained SAE's
+decoder, say) names it in ``requires``; its ``run(key, data, inputs)`` then
+also receives ``inputs[name]``, the required method's ``params`` for the same
+seed, which the trainer restores from that method's checkpoint in the same
+workdir (training it first if needed). A method that returns several rows per
+seed (one per lambda, iteration budget, ...) declares ``variants(config) ->
+(tag, values)``; its output then carries a variant axis (see
+``MethodOutput.variants``) and each row is tagged ``tag=value``.
+
 A notebook adds a method without editing the library::
 
     @sparsecomp.register_method("my_solver")
@@ -25,7 +34,7 @@ from typing import Any, NamedTuple
 import jax
 import ml_collections
 
-from sparsecomp.data import Dataset, DataSpec
+from sparsecomp.data import DataSpec
 from sparsecomp.errors import ConfigError
 
 
@@ -43,31 +52,57 @@ class MethodOutput(NamedTuple):
     decoder_bias: jax.Array | None = None  # [input_dim] float32 or None
     params: Any = None  # pytree of what was learned; saved to the Orbax checkpoint
     scalars: dict[str, jax.Array] | None = None  # extra row fields, each a scalar
-    # Training curves: name -> [n_logged] arrays, one entry must be "step".
+    # Training curves: name -> [n_logged] arrays, one entry must be "step". A
+    # curve named "dictionary" holds [n_logged, input_dim, width] snapshots; the
+    # trainer logs their match to the true mixing matrix (dict_mean_cosine, ...).
     curves: dict[str, jax.Array] | None = None
+    # For methods with variants: tag -> [n_variants] values. Then codes_val,
+    # codes_ood, dictionary, decoder_bias and scalars have a leading
+    # [n_variants] axis (after the seed axis); params and curves do not.
+    variants: dict[str, jax.Array] | None = None
 
 
-MethodFn = Callable[[jax.Array, Dataset], MethodOutput]
+MethodFn = Callable[..., MethodOutput]  # run(key, data) or run(key, data, inputs)
 MethodFactory = Callable[[ml_collections.ConfigDict, DataSpec], MethodFn]
+# variants(config) -> (tag, values), or None when the config asks for one row per seed.
+VariantsFn = Callable[[ml_collections.ConfigDict], tuple[str, tuple] | None]
 
-_REGISTRY: dict[str, MethodFactory] = {}
+
+class MethodInfo(NamedTuple):
+    """A registry entry."""
+
+    factory: MethodFactory
+    requires: tuple[str, ...]  # methods whose params ``run`` receives as ``inputs``
+    variants: VariantsFn | None  # rows per seed beyond one, from the config
 
 
-def register_method(name: str) -> Callable[[MethodFactory], MethodFactory]:
+_REGISTRY: dict[str, MethodInfo] = {}
+
+
+def register_method(
+    name: str, *, requires: tuple[str, ...] = (), variants: VariantsFn | None = None
+) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator registering ``make(config, spec) -> run`` under ``name``.
+
+    Args:
+      name: the method name used in configs and rows.
+      requires: names of methods whose learned ``params`` ``run`` needs; it is
+        then called as ``run(key, data, inputs)`` with ``inputs[required]``.
+      variants: ``variants(config) -> (tag, values)`` for methods that emit one
+        row per value (e.g. ``("lam", (0.01, 0.1))``), or ``None`` for one row.
 
     Re-registering a name replaces the previous entry (handy in notebooks).
     """
 
     def decorator(factory: MethodFactory) -> MethodFactory:
-        _REGISTRY[name] = factory
+        _REGISTRY[name] = MethodInfo(factory, tuple(requires), variants)
         return factory
 
     return decorator
 
 
-def get_method(name: str) -> MethodFactory:
-    """The factory registered under ``name``.
+def method_info(name: str) -> MethodInfo:
+    """The registry entry of ``name``.
 
     Raises:
       ConfigError: for an unknown name, listing the known ones.
@@ -79,6 +114,38 @@ def get_method(name: str) -> MethodFactory:
             f"methods: unknown method {name!r}; registered methods are "
             f"{', '.join(sorted(_REGISTRY))}"
         ) from None
+
+
+def get_method(name: str) -> MethodFactory:
+    """The factory registered under ``name`` (``ConfigError`` if unknown)."""
+    return method_info(name).factory
+
+
+def method_variants(name: str, config: ml_collections.ConfigDict) -> tuple[str, tuple] | None:
+    """``(tag, values)`` of the rows ``name`` emits per seed under ``config``, or ``None``."""
+    variants = method_info(name).variants
+    return None if variants is None else variants(config)
+
+
+def with_requirements(methods) -> tuple[str, ...]:
+    """``methods`` with every required method inserted before its first user.
+
+    Order is otherwise kept and each name appears once, so running the result
+    in order always finds a requirement's checkpoint in place.
+    """
+    ordered: list[str] = []
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if name in chain:
+            raise ConfigError(f"methods: {name!r} requires itself via {' -> '.join(chain)}")
+        for required in method_info(name).requires:
+            visit(required, chain + (name,))
+        if name not in ordered:
+            ordered.append(name)
+
+    for name in methods:
+        visit(name, ())
+    return tuple(ordered)
 
 
 def registered_methods() -> tuple[str, ...]:

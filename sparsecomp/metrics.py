@@ -148,14 +148,34 @@ def latent_mcc(z_true, codes, *, ood: bool, pad_seed: int = 0) -> float:
     References:
       Hyvarinen & Morioka 2016 (MCC for identifiability); protocol section 4.
     """
+    return latent_matching(z_true, codes, ood=ood, pad_seed=pad_seed).mcc
+
+
+class LatentMatching(NamedTuple):
+    """The MCC's one-to-one matching of ground-truth latents to code columns."""
+
+    mcc: float  # mean matched |correlation| (NaN if no latent varies)
+    true_index: np.ndarray  # [P] int, matched ground-truth columns
+    code_index: np.ndarray  # [P] int, their code columns (real, not padding)
+
+
+def latent_matching(z_true, codes, *, ood: bool, pad_seed: int = 0) -> LatentMatching:
+    """``latent_mcc`` together with its matching (same arguments).
+
+    Pairs whose code side is a noise padding column are left out of the
+    indices (they still count in ``mcc``), so the indices can select columns.
+    """
     z_true, codes = _as_f32(z_true), _as_f32(codes)
     kept = np.flatnonzero(np.asarray(_column_variance(z_true)) > _GT_VARIANCE_THRESHOLD)
     if kept.size == 0:
-        return float("nan")
+        empty = np.zeros((0,), np.int64)
+        return LatentMatching(float("nan"), empty, empty)
     z_kept = z_true[:, kept]
+    code_columns = np.arange(codes.shape[1])
     if ood:
         num_selected = min(kept.size, codes.shape[1])
         _, top = jax.lax.top_k(_column_variance(codes), num_selected)
+        code_columns = np.asarray(top)
         codes = codes[:, top]
     width = max(kept.size, codes.shape[1])
     corr = _abs_correlation(
@@ -163,7 +183,9 @@ def latent_mcc(z_true, codes, *, ood: bool, pad_seed: int = 0) -> float:
     )
     rows, cols = linear_sum_assignment(np.asarray(corr), maximize=True)
     real = rows < kept.size  # padded ground-truth rows do not count
-    return float(np.asarray(corr)[rows[real], cols[real]].mean())
+    mcc = float(np.asarray(corr)[rows[real], cols[real]].mean())
+    pairs = real & (cols < codes.shape[1])
+    return LatentMatching(mcc, kept[rows[pairs]], code_columns[cols[pairs]])
 
 
 # --------------------------------------------------------------------------

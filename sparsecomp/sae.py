@@ -73,11 +73,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from sparsecomp.data import Dataset, DataSpec
 from sparsecomp.errors import ConfigError
 from sparsecomp.methods import MethodOutput, register_method
+from sparsecomp.solvers import fista
 
 SAE_KINDS = ("relu", "topk", "jumprelu", "mp")
 # Registered method name of each kind, spelled as in the reference results.
@@ -101,6 +103,8 @@ def default_config() -> ml_collections.ConfigDict:
             log_every=10,
             jumprelu_bandwidth=1e-3,
             jumprelu_init_threshold=1e-3,
+            # Also log the decoder at every logged epoch (learning_dynamics).
+            log_dictionary=False,
         )
     )
 
@@ -711,16 +715,22 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
       ``val`` and ``ood`` ([n_logged] float32, suffixes ``_val``/``_ood``),
       where ``n_logged = ceil(epochs / log_every)``, plus one when the last
       epoch is not a multiple of ``log_every``; and ``loss_train_last``,
-      the [] float32 mean loss of the last epoch.
+      the [] float32 mean loss of the last epoch. With ``log_dictionary`` the
+      curves also hold ``dictionary``: [n_logged, input_dim, width] float32,
+      the decoder (``model.decoder``) at each logged epoch.
     """
     optimizer = make_optimizer(config)
     train_step = make_train_step(model, optimizer, config.gamma)
     epochs, batch_size = config.epochs, config.batch_size
     renorm_every, log_every, gamma = config.renorm_every, config.log_every, config.gamma
+    log_dictionary = bool(config.log_dictionary)
     for field in ("epochs", "batch_size", "renorm_every", "log_every"):
         value = config[field]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"sae.{field}={value!r} is invalid: it must be an integer >= 1")
+    logged_epochs = sorted({*range(0, epochs, log_every), epochs - 1})
+    slot_of_epoch = np.full(epochs, len(logged_epochs), np.int32)
+    slot_of_epoch[logged_epochs] = np.arange(len(logged_epochs))
 
     def train(key, y_train, y_val, y_ood):
         n_train, input_dim = y_train.shape
@@ -732,6 +742,8 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
         keys = jax.random.split(key, epochs + 1)
         state = init_state(keys[0], model, optimizer)
         splits = {"val": y_val, "ood": y_ood}
+        n_snapshots = len(logged_epochs) if log_dictionary else 0
+        snapshots = jnp.zeros((n_snapshots, input_dim, model.width), jnp.float32)
 
         def log(params):
             return evaluate(params, model, splits, gamma)
@@ -739,8 +751,9 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
         def skip_log(params):
             return jax.tree.map(jnp.zeros_like, jax.eval_shape(log, params))
 
-        def epoch(state, inputs):
-            e, epoch_key = inputs
+        def epoch(carry, inputs):
+            state, snapshots = carry
+            e, epoch_key, slot = inputs
             # Padding rows point at sample 0; their mask is 0, so they add nothing.
             order = jnp.pad(shuffle(epoch_key, n_train), (0, padding))
             batches = Batch(y_train[order].reshape(n_batches, batch_size, input_dim), mask)
@@ -752,12 +765,18 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
                 e % renorm_every == 0, renormalise_decoder, lambda p: p, state.params
             )
             logged = jax.lax.cond((e % log_every == 0) | (e == epochs - 1), log, skip_log, params)
-            return state._replace(params=params), {"loss_train": loss_train, **logged}
+            if log_dictionary:  # slot == n_snapshots on epochs that are not logged: dropped
+                decoder = model.apply({"params": params}, method=model.decoder)
+                snapshots = snapshots.at[slot].set(decoder, mode="drop")
+            return (state._replace(params=params), snapshots), {"loss_train": loss_train, **logged}
 
-        state, per_epoch = jax.lax.scan(epoch, state, (jnp.arange(epochs), keys[1:]))
-        logged_epochs = sorted({*range(0, epochs, log_every), epochs - 1})
+        (state, snapshots), per_epoch = jax.lax.scan(
+            epoch, (state, snapshots), (jnp.arange(epochs), keys[1:], jnp.asarray(slot_of_epoch))
+        )
         curves = {"step": jnp.array(logged_epochs, jnp.int32)}
         curves.update({name: v[jnp.array(logged_epochs)] for name, v in per_epoch.items()})
+        if log_dictionary:
+            curves["dictionary"] = snapshots
         return state, curves, per_epoch["loss_train"][-1]
 
     return train
@@ -768,14 +787,41 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
 # --------------------------------------------------------------------------
 
 
+def amortisation_gap(
+    y: jax.Array, codes: jax.Array, decoder: jax.Array, bias: jax.Array, *, lam: float, n_iter: int
+) -> jax.Array:
+    """Reconstruction MSE of an encoder's codes minus that of FISTA's on its decoder.
+
+    FISTA (from zero) codes ``y - bias`` with ``decoder``; both reconstruct as
+    ``codes @ decoder.T + bias``. A positive gap is what amortised inference
+    loses against per-sample inference with the same dictionary.
+
+    Args:
+      y: [n, input_dim] float32; codes: [n, width] float32;
+      decoder: [input_dim, width] float32; bias: [input_dim] float32.
+
+    Returns:
+      [] float32, MSE(codes) - MSE(FISTA codes), in squared input units.
+    """
+    fista_codes = fista(y - bias, decoder, lam, n_iter=n_iter)
+
+    def mse(z):
+        return jnp.mean((y - z @ decoder.T - bias) ** 2)
+
+    return mse(codes) - mse(fista_codes)
+
+
+
 def _make_method(kind: str):
     def make(config: ml_collections.ConfigDict, spec: DataSpec):
         """``run(key, data)`` training the ``{kind}`` SAE on ``data.y_train``.
 
-        Reads ``config.sae`` (see ``default_config``) and ``spec.k``.
+        Reads ``config.sae`` (see ``default_config``), ``spec.k`` and, for the
+        amortisation gap, ``config.fista.lam`` and ``config.fista.n_iter``.
         """
         model = make_model(config.sae, spec, kind)
         train = make_train(config.sae, model)
+        lam, n_iter = float(config.fista.lam), int(config.fista.n_iter)
 
         def run(key: jax.Array, data: Dataset) -> MethodOutput:
             state, curves, loss_train_last = train(key, data.y_train, data.y_val, data.y_ood)
@@ -787,13 +833,17 @@ def _make_method(kind: str):
             )
             codes_val, codes_ood = jnp.split(codes, [data.y_val.shape[0]])
             nonfinite = state.nonfinite | ~jnp.all(jnp.isfinite(codes))
+            decoder = model.apply(variables, method=model.decoder)
+            gap = amortisation_gap(data.y_val, codes_val, decoder, state.params["b_d"],
+                                   lam=lam, n_iter=n_iter)
             return MethodOutput(
                 codes_val=codes_val,
                 codes_ood=codes_ood,
-                dictionary=model.apply(variables, method=model.decoder),
+                dictionary=decoder,
                 decoder_bias=state.params["b_d"],
                 params=state.params,
-                scalars={"nonfinite": nonfinite, "loss_train": loss_train_last},
+                scalars={"nonfinite": nonfinite, "loss_train": loss_train_last,
+                         "amortisation_gap_mse": gap},
                 curves=curves,
             )
 
@@ -814,6 +864,7 @@ __all__ = [
     "Batch",
     "SAEOutput",
     "SparseAutoencoder",
+    "amortisation_gap",
     "TrainState",
     "default_config",
     "evaluate",

@@ -40,7 +40,7 @@ class LassoProblem(NamedTuple):
     dictionary: jax.Array | None  # [input_dim, width] float32 (explicit form)
     gram: jax.Array | None  # [width, width] float32, D^T D (Gram form)
     y_dot_d: jax.Array | None  # [batch, width] float32, y D (Gram form)
-    lam: jax.Array  # [] float32, L1 weight
+    lam: jax.Array  # [] or [batch, width] float32, L1 weight(s)
     step_size: jax.Array  # [] float32, 1 / L
 
 
@@ -176,20 +176,27 @@ def solver_run(
 
 def _solve(y, dictionary, lam, n_iter, nonneg, z_init, gram, momentum, chunk_size):
     batch, width = y.shape[0], dictionary.shape[1]
-    shared = _shared_problem(dictionary, lam, gram)
+    lam = jnp.asarray(lam, y.dtype)
+    if lam.ndim not in (0, 2):
+        raise ValueError(f"lam must be a scalar or [batch, width], got shape {lam.shape}")
+    per_entry = lam.ndim == 2
+    shared = _shared_problem(dictionary, 0.0 if per_entry else lam, gram)
     if z_init is None:
         z_init = jnp.zeros((batch, width), y.dtype)
+    lam_rows = jnp.broadcast_to(lam, (batch, width)) if per_entry else jnp.zeros((batch, 0))
 
     def solve_rows(rows):
-        y_rows, z_rows = rows
+        y_rows, z_rows, lam_block = rows
         problem = _rows_problem(shared, y_rows)
+        if per_entry:
+            problem = problem._replace(lam=lam_block)
         state = solver_init(problem, z_rows)
         return solver_run(problem, state, n_iter, nonneg=nonneg, momentum=momentum).codes
 
     if chunk_size == "auto":
         chunk_size = cpu_chunk_rows(width) if jax.default_backend() == "cpu" else None
     if chunk_size is None or batch <= chunk_size:
-        return solve_rows((y, z_init))
+        return solve_rows((y, z_init, lam_rows))
     # Rows are independent problems: solve them in equal blocks of at most
     # chunk_size rows, which bounds memory by chunk_size x width and keeps the
     # iterates in cache on CPU.
@@ -200,7 +207,7 @@ def _solve(y, dictionary, lam, n_iter, nonneg, z_init, gram, momentum, chunk_siz
     def blocks(x):
         return jnp.pad(x, ((0, pad), (0, 0))).reshape(n_chunks, block, x.shape[1])
 
-    codes = jax.lax.map(solve_rows, (blocks(y), blocks(z_init)))
+    codes = jax.lax.map(solve_rows, (blocks(y), blocks(z_init), blocks(lam_rows)))
     return codes.reshape(n_chunks * block, width)[:batch]
 
 
@@ -220,7 +227,9 @@ def fista(
     Args:
       y: [batch, input_dim] float32 observations.
       dictionary: [input_dim, width] float32, atoms are columns.
-      lam: [] L1 weight; a traced value is fine (vmap over lambdas).
+      lam: [] L1 weight (a traced value is fine: vmap over lambdas), or
+        [batch, width] per-entry weights; ``inf`` pins an entry at zero, so
+        ``where(support, 0, inf)`` gives least squares on a support.
       n_iter: number of iterations (static).
       nonneg: constrain codes to be >= 0 (the study's default).
       z_init: [batch, width] warm start; zeros when ``None``.

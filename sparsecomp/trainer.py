@@ -20,9 +20,9 @@ import numpy as np
 from sparsecomp import checkpoints
 from sparsecomp import workdir as wd
 from sparsecomp.data import DataSpec, make_datasets
-from sparsecomp.evaluation import evaluate
+from sparsecomp.evaluation import dictionary_curves, evaluate
 from sparsecomp.experiment import point_name, point_tags, sweep_points
-from sparsecomp.methods import MethodOutput, get_method
+from sparsecomp.methods import MethodOutput, method_info, method_variants, with_requirements
 from sparsecomp.tables import summarise
 
 RESULTS_TABLE = "results.md"
@@ -52,10 +52,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     workdir = Path(workdir)
     specs = sweep_points(config)
     seeds = tuple(config.seeds)
-    methods = tuple(config.methods)
+    methods = with_requirements(config.methods)
+    added = [name for name in methods if name not in config.methods]
+    rows_per_seed = {name: _rows_per_seed(name, config) for name in methods}
     wd.claim_workdir(workdir, config.to_json(sort_keys=True, indent=2))
+    if added:
+        print(f"also running {', '.join(added)}: required by the configured methods", flush=True)
     results_path, metrics_path = workdir / wd.RESULTS_FILE, workdir / wd.METRICS_FILE
-    rows = wd.repair(results_path, lambda objs: wd.complete_groups(objs, group_key, len(seeds)))
+
+    def group_size(key) -> int:
+        return len(seeds) * rows_per_seed.get(key[-1], 1)
+
+    rows = wd.repair(results_path, lambda objs: wd.complete_groups(objs, group_key, group_size))
     finished = {group_key(row) for row in rows}
     wd.repair(metrics_path, lambda objs: [o for o in objs if group_key(o) in finished])
 
@@ -88,16 +96,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     return rows
 
 
+def _rows_per_seed(name: str, config) -> int:
+    variants = method_variants(name, config)
+    return 1 if variants is None else len(variants[1])
+
+
 def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compiled, workdir):
     """Runs one method on all seeds of one point, commits and returns its rows."""
+    info = method_info(name)
     cache_key = (name, spec)
     if cache_key not in compiled:
-        compiled[cache_key] = jax.jit(jax.vmap(get_method(name)(config, spec)))
+        compiled[cache_key] = jax.jit(jax.vmap(info.factory(config, spec)))
     method_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(
         seed_keys, zlib.crc32(name.encode())
     )
+    point = point_name(spec)
+    # Required methods ran earlier (``with_requirements`` orders them first),
+    # in this process or in an interrupted one: their checkpoints are complete.
+    inputs = [
+        {req: checkpoints.restore_params(checkpoints.checkpoint_dir(workdir, point, req))
+         for req in info.requires}
+    ] if info.requires else []
     tic = time.perf_counter()
-    output: MethodOutput = jax.block_until_ready(compiled[cache_key](method_keys, data))
+    output: MethodOutput = jax.block_until_ready(compiled[cache_key](method_keys, data, *inputs))
     wall_s = time.perf_counter() - tic
     output, host_data = jax.device_get((output, data))
 
@@ -105,28 +126,49 @@ def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compil
     new_rows = []
     for i, seed in enumerate(seeds):
         seed_output, seed_data = jax.tree.map(lambda x, i=i: x[i], (output, host_data))
-        tic = time.perf_counter()
-        row = {**tags, "width": int(seed_output.codes_val.shape[-1]), "seed": seed}
-        row.update({key: np.asarray(v).item() for key, v in (seed_output.scalars or {}).items()})
-        row.update(evaluate(seed_data, seed_output))
-        row["wall_s"] = wall_s
-        row["metrics_s"] = time.perf_counter() - tic
-        new_rows.append(row)
+        for variant_tags, row_output in _variant_outputs(seed_output):
+            tic = time.perf_counter()
+            row = {**tags, **variant_tags, "width": int(row_output.codes_val.shape[-1]),
+                   "seed": seed}
+            row.update({key: np.asarray(v).item() for key, v in (row_output.scalars or {}).items()})
+            row.update(evaluate(seed_data, row_output))
+            row["wall_s"] = wall_s
+            row["metrics_s"] = time.perf_counter() - tic
+            new_rows.append(row)
+    expected = len(seeds) * _rows_per_seed(name, config)
+    if len(new_rows) != expected:
+        raise RuntimeError(f"method {name!r} returned {len(new_rows)} rows, expected {expected}")
 
     if output.params is not None and jax.tree.leaves(output.params):
-        checkpoints.save_params(
-            checkpoints.checkpoint_dir(workdir, point_name(spec), name), output.params
-        )
+        checkpoints.save_params(checkpoints.checkpoint_dir(workdir, point, name), output.params)
     if output.curves:
-        wd.append_lines(workdir / wd.METRICS_FILE, _curve_lines(tags, seeds, output.curves))
+        lines = _curve_lines(tags, seeds, output.curves, host_data.mixing)
+        wd.append_lines(workdir / wd.METRICS_FILE, lines)
     wd.append_lines(workdir / wd.RESULTS_FILE, new_rows)
     return new_rows, _summary(name, new_rows, wall_s)
 
 
-def _curve_lines(tags: dict, seeds, curves: dict) -> list[dict]:
+def _variant_outputs(output: MethodOutput):
+    """``(tags, output)`` per row of one seed's output: one, or one per variant."""
+    if not output.variants:
+        yield {}, output
+        return
+    (tag, values), = output.variants.items()
+    per_variant = output._replace(params=None, curves=None, variants=None)
+    for j, value in enumerate(np.asarray(values)):
+        yield {tag: value.item()}, jax.tree.map(lambda x, j=j: x[j], per_variant)
+
+
+def _curve_lines(tags: dict, seeds, curves: dict, mixing) -> list[dict]:
+    """One JSON object per (seed, logged step); ``mixing``: [seeds, m, n] true matrices."""
     steps = np.asarray(curves["step"])
     lines = []
-    values = {name: np.asarray(v) for name, v in curves.items() if name != "step"}
+    values = {name: np.asarray(v) for name, v in curves.items()
+              if name not in ("step", "dictionary")}
+    if "dictionary" in curves:
+        snapshots = np.asarray(curves["dictionary"])
+        for name, v in dictionary_curves(mixing, snapshots).items():
+            values[name] = v
     for i, seed in enumerate(seeds):
         for j, step in enumerate(steps[i]):
             # Fixed-size curve buffers hold NaN where a run stopped early; strict

@@ -85,12 +85,17 @@ def rewrite_lines(path: Path, objects: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def complete_groups(rows: list[dict], group_key, group_size: int) -> list[dict]:
-    """The rows of groups (``group_key(row)``) that have all ``group_size`` rows."""
+def complete_groups(rows: list[dict], group_key, group_size) -> list[dict]:
+    """The rows of groups (``group_key(row)``) that have all their rows.
+
+    Args:
+      group_size: rows of a complete group; an int, or a function of the key.
+    """
+    size = group_size if callable(group_size) else lambda key: group_size
     counts: dict = {}
     for row in rows:
         counts[group_key(row)] = counts.get(group_key(row), 0) + 1
-    return [row for row in rows if counts[group_key(row)] == group_size]
+    return [row for row in rows if counts[group_key(row)] == size(group_key(row))]
 
 
 def repair(path: Path, keep) -> list[dict]:

@@ -38,7 +38,7 @@ def _seed(datasets, i):
 
 def _config(**dl_fista):
     config = ml_collections.ConfigDict()
-    config.dl_fista = ml_collections.ConfigDict({**DL_OPTIONS, **dl_fista})
+    config.dl_fista = ml_collections.ConfigDict({**DL_OPTIONS, "log_dictionary": False, **dl_fista})
     return config
 
 

@@ -18,7 +18,9 @@ SPEC = make_spec(num_latents=20, k=3, n_samples=200)  # input_dim 12, 100 train 
 
 
 def _config(**overrides):
-    config = ml_collections.ConfigDict({"sae": sae.default_config()})
+    config = ml_collections.ConfigDict(
+        {"sae": sae.default_config(), "fista": {"lam": 0.1, "n_iter": 20}}
+    )
     config.sae.update({"epochs": 4, "batch_size": 16, **overrides})
     return config
 
