@@ -1,0 +1,232 @@
+"""Paper-ready line figures of sweep results (matplotlib, Agg backend, no pyplot).
+
+Every figure is built on a ``matplotlib.figure.Figure`` object rather than
+``pyplot``, so no global figure state survives a call (and nothing needs a
+display). Methods keep one colour, line style and legend position across all
+figures: ``method_order`` and ``method_style`` are the single place that
+decides them.
+
+* Base methods, in the canonical order ``BASE_METHODS``, each get their own
+  colour of matplotlib's qualitative ``tab10`` map.
+* Derived methods named after an SAE type (``fista+relu``, ``refined_topk``,
+  ``warm_dl_MP``, ...; ``DERIVED_PREFIXES``) come after the base methods,
+  grouped by SAE type, and reuse that SAE's colour (``sae_relu`` for
+  ``*_relu``) with a line style and marker chosen by the prefix.
+* Any other name comes last, alphabetically, with a colour of the ``Dark2``
+  map picked by a CRC32 of the name (stable across runs and figures).
+
+Reference values are drawn in the method's colour as thin dashed lines with
+``x`` markers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import NamedTuple
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib import colormaps  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
+
+BASE_METHODS = (
+    "fista_oracle", "dl_fista", "softplus_adam", "lista", "linear_probe",
+    "sae_relu", "sae_topk", "sae_jumprelu", "sae_MP",
+)
+SAE_TYPES = ("relu", "topk", "jumprelu", "MP")
+# Derived-method prefixes, in legend order within one SAE type; a name is
+# ``<prefix><type>`` or ``<prefix>sae_<type>``. Longer prefixes that share a
+# start with shorter ones (``warm_dl_`` / ``warm_``) are matched first.
+DERIVED_PREFIXES = (
+    "fista+", "refined_", "frozen_", "renormed_", "oracle_norms_", "support_lstsq_",
+    "warm_", "cold_", "warm_dl_", "cold_dl_", "dl_fista+",
+)
+_DERIVED_STYLES = (
+    ((0, (5, 2)), "s"), (":", "^"), ("-.", "D"), ((0, (1, 1)), "v"),
+    ((0, (3, 1, 1, 1, 1, 1)), "P"), ((0, (6, 2, 1, 2)), "X"), ((0, (4, 1)), "<"),
+    ((0, (2, 2)), ">"), ((0, (8, 2)), "p"), ((0, (1, 2)), "h"), ((0, (3, 3)), "*"),
+)
+REFERENCE_STYLE = {"linestyle": (0, (2, 2)), "linewidth": 1.0, "marker": "x", "alpha": 0.8}
+
+
+def split_derived(name: str) -> tuple[str, str] | None:
+    """``(prefix, sae_type)`` when ``name`` is a derived method, else ``None``.
+
+    ``"fista+relu"`` and ``"fista+sae_relu"`` both give ``("fista+", "relu")``.
+    """
+    for prefix in sorted(DERIVED_PREFIXES, key=len, reverse=True):
+        if name.startswith(prefix):
+            rest = name[len(prefix):]
+            rest = rest[len("sae_"):] if rest.startswith("sae_") else rest
+            if rest in SAE_TYPES:
+                return prefix, rest
+    return None
+
+
+def method_sort_key(name: str) -> tuple:
+    """Sort key giving the canonical order: base, derived by SAE type, others A-Z."""
+    if name in BASE_METHODS:
+        return (0, BASE_METHODS.index(name), 0, "")
+    derived = split_derived(name)
+    if derived is not None:
+        prefix, sae_type = derived
+        return (1, SAE_TYPES.index(sae_type), DERIVED_PREFIXES.index(prefix), "")
+    return (2, 0, 0, name)
+
+
+def method_order(names) -> list[str]:
+    """The distinct ``names`` in canonical order (see ``method_sort_key``)."""
+    return sorted(set(names), key=method_sort_key)
+
+
+def method_style(name: str) -> dict:
+    """Matplotlib line keywords (``color``, ``linestyle``, ``marker``) for a method."""
+    tab10 = colormaps["tab10"].colors
+    if name in BASE_METHODS:
+        return {"color": tab10[BASE_METHODS.index(name)], "linestyle": "-", "marker": "o"}
+    derived = split_derived(name)
+    if derived is not None:
+        prefix, sae_type = derived
+        linestyle, marker = _DERIVED_STYLES[DERIVED_PREFIXES.index(prefix)]
+        color = tab10[BASE_METHODS.index(f"sae_{sae_type}")]
+        return {"color": color, "linestyle": linestyle, "marker": marker}
+    dark2 = colormaps["Dark2"].colors
+    return {"color": dark2[zlib.crc32(name.encode()) % len(dark2)], "linestyle": "-",
+            "marker": "d"}
+
+
+def choose_xscale(values) -> str:
+    """``"log"`` when the positive values span more than a factor 20.
+
+    With a zero among otherwise such values (``n_iter = 0``) the scale is
+    ``"symlog"`` (linear below the smallest positive value), so the zero point
+    stays on the axis; negative values or a narrow span give ``"linear"``.
+    """
+    values = [float(v) for v in values if v is not None]
+    positive = [v for v in values if v > 0]
+    if not positive or any(v < 0 for v in values) or max(positive) <= 20 * min(positive):
+        return "linear"
+    return "log" if len(positive) == len(values) else "symlog"
+
+
+class Line(NamedTuple):
+    """One method's mean (and std band) against x in one panel."""
+
+    method: str
+    x: list  # [n_points] float, increasing
+    mean: list  # [n_points] float
+    std: list | None = None  # [n_points] float, or None for no band
+    reference: bool = False  # draw in the reference style, without a band
+
+
+class HLine(NamedTuple):
+    """A method without the x variable (a baseline), drawn as a horizontal line."""
+
+    method: str
+    mean: float
+    reference: bool = False
+
+
+class Panel(NamedTuple):
+    """One axes: a title, its lines and horizontal baselines."""
+
+    title: str
+    lines: list  # [Line]
+    hlines: tuple | list = ()  # [HLine]
+
+
+def line_figure(panels: list[Panel], *, xlabel: str, ylabel: str, title: str = "",
+                xscale: str | None = None, ylog: bool = False) -> Figure:
+    """Panels of mean ± std lines, one colour per method, one shared legend.
+
+    Args:
+      panels: the axes to draw, laid out in rows of at most three.
+      xlabel, ylabel: axis labels (shared by all panels).
+      title: the figure's suptitle.
+      xscale: ``"linear"``, ``"log"`` or ``"symlog"``; ``None`` chooses per
+        panel with ``choose_xscale``.
+      ylog: log-scaled y axes (for losses spanning decades).
+
+    Returns:
+      A ``Figure`` (not registered with pyplot; dropped when unreferenced).
+    """
+    ncols = min(3, max(1, len(panels)))
+    nrows = -(-max(1, len(panels)) // ncols)
+    fig = Figure(figsize=(4.4 * ncols + 2.2, 3.3 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    methods: list[str] = []
+    has_reference = False
+    for ax, panel in zip(axes, panels, strict=False):
+        xs = [x for line in panel.lines for x in line.x]
+        scale = xscale or choose_xscale(xs)
+        for line in sorted(panel.lines, key=lambda ln: (method_sort_key(ln.method), ln.reference)):
+            style = method_style(line.method)
+            if line.reference:
+                has_reference = True
+                ax.plot(line.x, line.mean, color=style["color"], **REFERENCE_STYLE)
+                continue
+            methods.append(line.method)
+            # Long curves (hundreds of epochs) get about 12 markers, not one per point.
+            ax.plot(line.x, line.mean, markersize=4, markevery=max(1, len(line.x) // 12),
+                    **style)
+            if line.std is not None and len(line.x) == 1:
+                ax.errorbar(line.x, line.mean, yerr=line.std, color=style["color"], capsize=3,
+                            linestyle="none")
+            elif line.std is not None:
+                low = [m - s for m, s in zip(line.mean, line.std, strict=True)]
+                high = [m + s for m, s in zip(line.mean, line.std, strict=True)]
+                ax.fill_between(line.x, low, high, color=style["color"], alpha=0.15,
+                                linewidth=0)
+        for hline in panel.hlines:
+            style = method_style(hline.method)
+            if hline.reference:
+                has_reference = True
+                ax.axhline(hline.mean, color=style["color"], linestyle=(0, (2, 2)), linewidth=1,
+                           alpha=0.8)
+            else:
+                methods.append(hline.method)
+                ax.axhline(hline.mean, color=style["color"], linestyle=style["linestyle"],
+                           linewidth=1.2, alpha=0.9)
+        if scale == "symlog":
+            linthresh = min(x for x in xs if x > 0)
+            ax.set_xscale("symlog", linthresh=linthresh)
+            # symlog's default margins reach into negative decades; keep just 0 in view.
+            ax.set_xlim(-0.2 * linthresh, max(xs) * 1.3)
+        elif scale == "log":
+            ax.set_xscale("log")
+        ticks = sorted(set(xs))
+        if 1 < len(ticks) <= 10:  # label the swept values themselves, not decades
+            ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        if ylog:
+            ax.set_yscale("log")
+        ax.set_title(panel.title, fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+    for ax in axes[len(panels):]:
+        ax.set_axis_off()
+    handles = [Line2D([], [], markersize=4, label=name, **method_style(name))
+               for name in method_order(methods)]
+    if has_reference:
+        handles.append(Line2D([], [], color="0.3", label="reference", **REFERENCE_STYLE))
+    if handles:
+        fig.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def save_figure(fig: Figure, stem: Path, formats=("png", "pdf")) -> list[Path]:
+    """Writes ``fig`` as ``<stem>.png`` and ``<stem>.pdf``; returns the paths."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = stem.parent / f"{stem.name}.{fmt}"
+        fig.savefig(path, dpi=150 if fmt == "png" else None)
+        paths.append(path)
+    return paths
