@@ -10,7 +10,14 @@ Public API (everything a notebook needs)::
 Importing the package registers the built-in methods.
 """
 
-from sparsecomp import dictionary_learning, lista, oracle, probe, sae  # noqa: F401  (register)
+from sparsecomp import (  # noqa: F401  (importing registers the methods)
+    dictionary_learning,
+    lista,
+    oracle,
+    probe,
+    sae,
+    sae_interventions,
+)
 from sparsecomp.data import (
     Dataset,
     DataSpec,

@@ -43,7 +43,7 @@ def restore_params(directory: Path, like: Any | None = None) -> Any:
       like: optional pytree of arrays or ``jax.ShapeDtypeStruct`` giving the
         structure, shapes and shardings to restore into.
     """
-    options = ocp.CheckpointManagerOptions(read_only=True)
+    options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0)
     with ocp.CheckpointManager(directory, options=options) as manager:
         step = manager.latest_step()
         if step is None:

@@ -4,6 +4,35 @@ from ml_collections import config_dict
 
 from sparsecomp import sae
 
+SAE_TYPES = ("relu", "topk", "jumprelu", "MP")  # as in the method names sae_<type>
+SMOKE_SAE_TYPES = ("relu", "MP")  # enough to exercise an encoder SAE and the encoder-free one
+
+
+def per_sae(*patterns: str, types: tuple[str, ...] = SAE_TYPES) -> tuple[str, ...]:
+    """Method names from ``{}`` patterns, SAE type by SAE type.
+
+    ``per_sae("sae_{}", "fista+{}")`` gives ``("sae_relu", "fista+relu",
+    "sae_topk", ...)``.
+    """
+    return tuple(pattern.format(kind) for kind in types for pattern in patterns)
+
+
+def shrink_for_smoke(config: config_dict.ConfigDict) -> config_dict.ConfigDict:
+    """A few-seconds version of ``config`` for tests: tiny data, short training.
+
+    Keeps the experiment's sweep fields but sets tiny sizes; the caller then
+    narrows ``config.sweep`` and ``config.methods`` as it needs.
+    """
+    config.data.update({"num_latents": 20, "k": 3, "n_samples": 300})
+    config.seeds = (0, 1)
+    config.sae.epochs = 2
+    config.dl_fista.update({"max_rounds": 20, "n_iter": 20})
+    config.softplus_adam.update({"max_steps": 200, "log_every": 50})
+    config.fista.n_iter = 30
+    config.support_recovery.n_iter = 30
+    config.warmstart.update({"n_iters": (0, 2, 10), "n_outer": (0, 2, 20)})
+    return config
+
 
 def base_config() -> config_dict.ConfigDict:
     """The study's data sizes and method hyper-parameters; experiments edit it."""
@@ -22,7 +51,16 @@ def base_config() -> config_dict.ConfigDict:
     config.sweep = config_dict.ConfigDict()
     config.seeds = (0, 1, 2)
     config.methods = ("fista_oracle", "linear_probe")
-    config.fista = config_dict.ConfigDict({"lam": 0.1, "n_iter": 100})
+    # lam_sweep: when non-empty, FISTA-based methods that support it (the
+    # oracle and the frozen-decoder methods) emit one row per lambda, vmapped.
+    config.fista = config_dict.ConfigDict({"lam": 0.1, "n_iter": 100, "lam_sweep": ()})
+    # Iteration budgets (warm_/cold_<sae>) and round budgets (warm_dl_/cold_dl_<sae>).
+    config.warmstart = config_dict.ConfigDict(
+        {"n_iters": (0, 1, 2, 5, 10, 20, 50, 100, 200, 500),
+         "n_outer": (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)}
+    )
+    # FISTA iterations of the non-negative least squares on an SAE's support.
+    config.support_recovery = config_dict.ConfigDict({"n_iter": 500})
     config.linear_probe = config_dict.ConfigDict({"alphas": (1e-6, 1e-4, 1e-2, 1.0, 10.0)})
     config.sae = sae.default_config()
     config.dl_fista = config_dict.ConfigDict(

@@ -127,6 +127,12 @@ def method_variants(name: str, config: ml_collections.ConfigDict) -> tuple[str, 
     return None if variants is None else variants(config)
 
 
+def rows_per_seed(name: str, config: ml_collections.ConfigDict) -> int:
+    """How many rows ``name`` writes per seed under ``config`` (its variants, or 1)."""
+    variants = method_variants(name, config)
+    return 1 if variants is None else len(variants[1])
+
+
 def with_requirements(methods) -> tuple[str, ...]:
     """``methods`` with every required method inserted before its first user.
 

@@ -6,10 +6,30 @@ to it is the cost of learning one (protocol section 3).
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
+from sparsecomp.errors import ConfigError
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.solvers import fista
+
+
+def lam_variants(config) -> tuple[str, tuple[float, ...]] | None:
+    """``("lam", lambdas)`` when ``config.fista.lam_sweep`` is set, else ``None``.
+
+    Methods registered with this emit one row per lambda (tagged ``lam``)
+    instead of one at ``config.fista.lam``.
+
+    Raises:
+      ConfigError: if a lambda is not a positive number.
+    """
+    lams = tuple(config.fista.get("lam_sweep", ()) or ())
+    for lam in lams:
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam > 0:
+            raise ConfigError(
+                f"fista.lam_sweep={lams!r} is invalid: every lambda must be a number > 0"
+            )
+    return ("lam", tuple(float(lam) for lam in lams)) if lams else None
 
 
 def encode_val_and_ood(data, dictionary, *, lam, n_iter, z_init=None):
@@ -24,14 +44,26 @@ def encode_val_and_ood(data, dictionary, *, lam, n_iter, z_init=None):
     return codes[:n_val], codes[n_val:]
 
 
-@register_method("fista_oracle")
+@register_method("fista_oracle", variants=lam_variants)
 def make_fista_oracle(config, spec):
-    """Reads ``config.fista.lam`` and ``config.fista.n_iter``."""
+    """Reads ``config.fista`` (``lam``, ``n_iter``, ``lam_sweep``)."""
     lam, n_iter = float(config.fista.lam), int(config.fista.n_iter)
+    sweep = lam_variants(config)
 
     def run(key, data):
         del key  # deterministic given the data
-        codes_val, codes_ood = encode_val_and_ood(data, data.mixing, lam=lam, n_iter=n_iter)
-        return MethodOutput(codes_val=codes_val, codes_ood=codes_ood, dictionary=data.mixing)
+        if not sweep:
+            codes_val, codes_ood = encode_val_and_ood(data, data.mixing, lam=lam, n_iter=n_iter)
+            return MethodOutput(codes_val=codes_val, codes_ood=codes_ood, dictionary=data.mixing)
+        lams = jnp.asarray(sweep[1], jnp.float32)
+        codes_val, codes_ood = jax.vmap(
+            lambda lam: encode_val_and_ood(data, data.mixing, lam=lam, n_iter=n_iter)
+        )(lams)
+        return MethodOutput(
+            codes_val=codes_val,
+            codes_ood=codes_ood,
+            dictionary=jnp.broadcast_to(data.mixing, (lams.shape[0], *data.mixing.shape)),
+            variants={"lam": lams},
+        )
 
     return run

@@ -22,7 +22,13 @@ from sparsecomp import workdir as wd
 from sparsecomp.data import DataSpec, make_datasets
 from sparsecomp.evaluation import dictionary_curves, evaluate
 from sparsecomp.experiment import point_name, point_tags, sweep_points
-from sparsecomp.methods import MethodOutput, method_info, method_variants, with_requirements
+from sparsecomp.methods import (
+    MethodOutput,
+    method_info,
+    method_variants,
+    rows_per_seed,
+    with_requirements,
+)
 from sparsecomp.tables import summarise
 
 RESULTS_TABLE = "results.md"
@@ -54,14 +60,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     seeds = tuple(config.seeds)
     methods = with_requirements(config.methods)
     added = [name for name in methods if name not in config.methods]
-    rows_per_seed = {name: _rows_per_seed(name, config) for name in methods}
+    group_rows = {name: len(seeds) * rows_per_seed(name, config) for name in methods}
     wd.claim_workdir(workdir, config.to_json(sort_keys=True, indent=2))
     if added:
         print(f"also running {', '.join(added)}: required by the configured methods", flush=True)
     results_path, metrics_path = workdir / wd.RESULTS_FILE, workdir / wd.METRICS_FILE
 
     def group_size(key) -> int:
-        return len(seeds) * rows_per_seed.get(key[-1], 1)
+        return group_rows.get(key[-1], len(seeds))
 
     rows = wd.repair(results_path, lambda objs: wd.complete_groups(objs, group_key, group_size))
     finished = {group_key(row) for row in rows}
@@ -96,11 +102,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     return rows
 
 
-def _rows_per_seed(name: str, config) -> int:
-    variants = method_variants(name, config)
-    return 1 if variants is None else len(variants[1])
-
-
 def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compiled, workdir):
     """Runs one method on all seeds of one point, commits and returns its rows."""
     info = method_info(name)
@@ -123,10 +124,11 @@ def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compil
     output, host_data = jax.device_get((output, data))
 
     tags = {**point_tags(spec), "method": name}
+    variants = method_variants(name, config)
     new_rows = []
     for i, seed in enumerate(seeds):
         seed_output, seed_data = jax.tree.map(lambda x, i=i: x[i], (output, host_data))
-        for variant_tags, row_output in _variant_outputs(seed_output):
+        for variant_tags, row_output in _variant_outputs(seed_output, variants):
             tic = time.perf_counter()
             row = {**tags, **variant_tags, "width": int(row_output.codes_val.shape[-1]),
                    "seed": seed}
@@ -135,7 +137,7 @@ def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compil
             row["wall_s"] = wall_s
             row["metrics_s"] = time.perf_counter() - tic
             new_rows.append(row)
-    expected = len(seeds) * _rows_per_seed(name, config)
+    expected = len(seeds) * rows_per_seed(name, config)
     if len(new_rows) != expected:
         raise RuntimeError(f"method {name!r} returned {len(new_rows)} rows, expected {expected}")
 
@@ -148,15 +150,22 @@ def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compil
     return new_rows, _summary(name, new_rows, wall_s)
 
 
-def _variant_outputs(output: MethodOutput):
-    """``(tags, output)`` per row of one seed's output: one, or one per variant."""
-    if not output.variants:
+def _variant_outputs(output: MethodOutput, variants: tuple[str, tuple] | None):
+    """``(tags, output)`` per row of one seed's output: one, or one per variant.
+
+    Tags take the config's values (``variants``, exact Python numbers), which
+    must be those the method returned in ``output.variants``.
+    """
+    if variants is None:
         yield {}, output
         return
-    (tag, values), = output.variants.items()
+    tag, values = variants
+    returned = np.asarray(output.variants[tag])
+    if not np.allclose(returned, np.asarray(values, returned.dtype)):
+        raise RuntimeError(f"method returned {tag}={returned.tolist()}, config asks {values}")
     per_variant = output._replace(params=None, curves=None, variants=None)
-    for j, value in enumerate(np.asarray(values)):
-        yield {tag: value.item()}, jax.tree.map(lambda x, j=j: x[j], per_variant)
+    for j, value in enumerate(values):
+        yield {tag: value}, jax.tree.map(lambda x, j=j: x[j], per_variant)
 
 
 def _curve_lines(tags: dict, seeds, curves: dict, mixing) -> list[dict]:

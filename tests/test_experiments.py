@@ -7,6 +7,7 @@ import pytest
 
 import sparsecomp
 from sparsecomp.experiment import sweep_points
+from sparsecomp.methods import rows_per_seed, with_requirements
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.py"))
 
@@ -30,6 +31,8 @@ def test_full_config_is_valid(path):
 def test_smoke_variant_runs(path, tmp_path):
     rows = sparsecomp.train_and_evaluate(load_config(path, "smoke"), tmp_path)
     config = load_config(path, "smoke")
-    expected = len(sweep_points(config)) * len(config.methods) * len(config.seeds)
+    per_seed = sum(rows_per_seed(name, config) for name in with_requirements(config.methods))
+    expected = len(sweep_points(config)) * per_seed * len(config.seeds)
     assert len(rows) == expected
+    assert {row["method"] for row in rows} >= set(config.methods)
     assert all(row["mcc_ood"] is not None for row in rows)

@@ -1,0 +1,308 @@
+"""Methods built on a trained SAE: they locate where the SAE's failure lies.
+
+Each method here ``requires`` one SAE (``sae_<type>``, type in relu, topk,
+jumprelu, MP) and receives its trained parameters, restored by the trainer
+from the SAE's checkpoint in the same workdir, so an SAE is trained once per
+(point, seed) however many of these run on it. Names are the reference's
+(protocol section 5; ``<type>`` as in ``sae_<type>``):
+
+* ``fista+<type>``: FISTA from zero with the SAE's decoder as the dictionary,
+  on the input shifted by minus the decoder bias (frozen_decoder).
+* ``refined_<type>``: the same FISTA, warm-started from the SAE's codes.
+* ``frozen_<type>``, ``renormed_<type>``, ``oracle_norms_<type>``: FISTA
+  with the raw decoder ``W_d``, with its columns at unit norm, and with its
+  directions but the norms of the true atoms they match best (dict_quality).
+* ``support_lstsq_<type>``: the SAE's support, magnitudes re-estimated by
+  non-negative least squares on that support (support_recovery).
+* ``warm_<type>`` / ``cold_<type>``: FISTA from the SAE's codes / from zero,
+  one row per iteration budget ``n_iter`` (warmstart_encoder).
+* ``warm_dl_<type>`` / ``cold_dl_<type>``: DL-FISTA from the SAE's decoder /
+  from a random dictionary, one row per round budget ``n_outer``
+  (warmstart_decoder).
+
+Every FISTA here reads ``config.fista`` (``lam``, ``n_iter``); the methods
+that solve with one dictionary and ``fista.lam`` also accept
+``config.fista.lam_sweep`` (lambda_sensitivity: one row per ``lam``, the
+lambdas a vmapped axis).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from sparsecomp import sae
+from sparsecomp.dictionary_learning import (
+    dictionary_learning_run,
+    dl_fista_options,
+    random_dictionary,
+)
+from sparsecomp.methods import MethodOutput, register_method
+from sparsecomp.oracle import lam_variants
+from sparsecomp.solvers import fista, make_problem, solver_init, solver_run
+
+SAE_TYPES = {kind: sae.METHOD_NAMES[kind].removeprefix("sae_") for kind in sae.SAE_KINDS}
+
+
+class TrainedSAE:
+    """A trained SAE's dictionary, bias and codes on one seed's val and OOD data."""
+
+    def __init__(self, config, spec, kind: str, params, data):
+        model = sae.make_model(config.sae, spec, kind)
+        variables = {"params": params}
+        codes = sae.map_rows(
+            lambda y: model.apply(variables, y, method=model.encode),
+            jnp.concatenate([data.y_val, data.y_ood]),
+        )
+        self.codes_val, self.codes_ood = jnp.split(codes, [data.y_val.shape[0]])
+        self.decoder = model.apply(variables, method=model.decoder)  # [m, width]
+        self.raw_decoder = params["W_d"]  # [m, width]
+        self.bias = params["b_d"]  # [m]
+        self.y = jnp.concatenate([data.y_val, data.y_ood]) - self.bias  # shifted input
+        self.n_val = data.y_val.shape[0]
+
+    def split(self, codes):
+        """(val, OOD) halves of codes of ``self.y`` (rows or leading variant axis)."""
+        return codes[..., : self.n_val, :], codes[..., self.n_val :, :]
+
+    @property
+    def codes(self):
+        return jnp.concatenate([self.codes_val, self.codes_ood])
+
+
+def _solve_over_lams(y, dictionary, lams, *, n_iter, z_init=None):
+    """FISTA codes for each lambda: [n_lams, rows, width], lambdas vmapped."""
+    return jax.vmap(lambda lam: fista(y, dictionary, lam, n_iter=n_iter, z_init=z_init))(lams)
+
+
+def _fista_method(kind: str, dictionary_of, *, warm: bool):
+    """Factory of a method that runs FISTA on a dictionary derived from the SAE.
+
+    Args:
+      dictionary_of: ``(trained, data) -> [m, width]`` dictionary.
+      warm: start from the SAE's codes instead of zero.
+    """
+
+    def make(config, spec):
+        lam, n_iter = float(config.fista.lam), int(config.fista.n_iter)
+        sweep = lam_variants(config)
+        lams = jnp.asarray(sweep[1] if sweep else (lam,), jnp.float32)
+
+        def run(key, data, inputs):
+            del key
+            trained = TrainedSAE(config, spec, kind, inputs[sae.METHOD_NAMES[kind]], data)
+            d = dictionary_of(trained, data)
+            z_init = trained.codes if warm else None
+            codes = _solve_over_lams(trained.y, d, lams, n_iter=n_iter, z_init=z_init)
+            if not sweep:
+                codes = codes[0]
+            codes_val, codes_ood = trained.split(codes)
+            n = lams.shape[0] if sweep else None
+            return MethodOutput(
+                codes_val=codes_val,
+                codes_ood=codes_ood,
+                dictionary=_tile(d, n),
+                decoder_bias=_tile(trained.bias, n),
+                variants={"lam": lams} if sweep else None,
+            )
+
+        return run
+
+    return make
+
+
+def _tile(x, n):
+    """``x`` repeated along a new leading axis of length ``n`` (``x`` if ``n`` is None)."""
+    return x if n is None else jnp.broadcast_to(x, (n, *x.shape))
+
+
+def oracle_norm_dictionary(decoder: jax.Array, mixing: jax.Array) -> jax.Array:
+    """The decoder's directions with the norms of the true atoms they align with best.
+
+    Each decoder column is matched to the true column of largest |cosine|
+    (not one-to-one) and rescaled to that column's norm. With the protocol's
+    unit-norm mixing matrices this equals renormalising the decoder.
+
+    Args:
+      decoder: [m, width] float32; mixing: [m, num_latents] float32.
+
+    Returns:
+      [m, width] float32.
+    """
+    unit = sae.unit_columns(decoder)
+    true_norms = jnp.linalg.norm(mixing, axis=0)
+    best = jnp.argmax(jnp.abs((mixing / true_norms).T @ unit), axis=0)
+    return unit * true_norms[best]
+
+
+def nonneg_least_squares_on_support(y, dictionary, support, *, n_iter: int, z_init=None):
+    """Non-negative least squares per row, restricted to a support.
+
+    FISTA with a zero penalty on the support and an infinite one elsewhere
+    (which pins those entries at zero).
+
+    Args:
+      y: [rows, m] float32; dictionary: [m, width] float32.
+      support: [rows, width] bool, the entries allowed to be non-zero.
+      n_iter: FISTA iterations.
+      z_init: [rows, width] starting codes (clipped at zero by the first step).
+
+    Returns:
+      [rows, width] float32 codes, zero off the support.
+    """
+    weights = jnp.where(support, 0.0, jnp.inf)
+    return fista(y, dictionary, weights, n_iter=n_iter, z_init=z_init)
+
+
+def _support_lstsq_method(kind: str):
+    def make(config, spec):
+        n_iter = int(config.support_recovery.n_iter)
+
+        def run(key, data, inputs):
+            del key
+            trained = TrainedSAE(config, spec, kind, inputs[sae.METHOD_NAMES[kind]], data)
+            codes = trained.codes
+            refit = nonneg_least_squares_on_support(
+                trained.y, trained.decoder, codes != 0, n_iter=n_iter,
+                z_init=jnp.maximum(codes, 0.0),
+            )
+            codes_val, codes_ood = trained.split(refit)
+            return MethodOutput(codes_val=codes_val, codes_ood=codes_ood,
+                                dictionary=trained.decoder, decoder_bias=trained.bias)
+
+        return run
+
+    return make
+
+
+def fista_at_budgets(y, dictionary, lam, budgets: tuple[int, ...], *, z_init=None):
+    """FISTA iterates after each of ``budgets`` iterations, from one trajectory.
+
+    Args:
+      y: [rows, m] float32; dictionary: [m, width] float32; lam: [] float32.
+      budgets: increasing iteration counts (static); 0 gives ``z_init``.
+      z_init: [rows, width] start; zeros when ``None``.
+
+    Returns:
+      [len(budgets), rows, width] float32.
+    """
+    problem = make_problem(y, dictionary, lam)
+    if z_init is None:
+        z_init = jnp.zeros((y.shape[0], dictionary.shape[1]), y.dtype)
+    state, done, out = solver_init(problem, z_init), 0, []
+    for budget in budgets:
+        if budget > done:
+            state = solver_run(problem, state, budget - done, nonneg=True, momentum=True)
+            done = budget
+        out.append(state.codes)
+    return jnp.stack(out)
+
+
+def _budgets(values, warm: bool) -> tuple[int, ...]:
+    """Sorted distinct budgets; budget 0 (the start itself) only for warm starts."""
+    return tuple(sorted({int(v) for v in values if warm or int(v) > 0}))
+
+
+def _warmstart_encoder_method(kind: str, *, warm: bool):
+    def make(config, spec):
+        lam = float(config.fista.lam)
+        budgets = _budgets(config.warmstart.n_iters, warm)
+
+        def run(key, data, inputs):
+            del key
+            trained = TrainedSAE(config, spec, kind, inputs[sae.METHOD_NAMES[kind]], data)
+            codes = fista_at_budgets(trained.y, trained.decoder, lam, budgets,
+                                     z_init=trained.codes if warm else None)
+            codes_val, codes_ood = trained.split(codes)
+            n = len(budgets)
+            return MethodOutput(
+                codes_val=codes_val, codes_ood=codes_ood,
+                dictionary=_tile(trained.decoder, n), decoder_bias=_tile(trained.bias, n),
+                variants={"n_iter": jnp.asarray(budgets)},
+            )
+
+        return run
+
+    return make
+
+
+def _warmstart_decoder_method(kind: str, *, warm: bool):
+    """DL-FISTA from the SAE decoder (warm) or a random one (cold), per round budget.
+
+    The dictionary is learned as ``dl_fista`` does (on ``y_val``, its stopping
+    rule included) with snapshots at every budget; a budget past the stop gets
+    the final dictionary. Each snapshot's val and OOD codes are FISTA codes
+    from zero (``config.fista``). The SAE's bias is not used: DL-FISTA fits
+    the raw observations.
+    """
+
+    def make(config, spec):
+        options = dl_fista_options(config)
+        budgets = _budgets(config.warmstart.n_outer, warm)
+        lam, n_iter = float(config.fista.lam), int(config.fista.n_iter)
+
+        def run(key, data, inputs=None):  # cold runs require nothing
+            if warm:
+                trained = TrainedSAE(config, spec, kind, inputs[sae.METHOD_NAMES[kind]], data)
+                d_init = trained.decoder
+            else:
+                d_init = random_dictionary(key, spec.input_dim, spec.num_latents)
+            state = dictionary_learning_run(data.y_val, d_init, snapshot_rounds=budgets,
+                                            **options)
+            reached = jnp.asarray(budgets) <= state.n_rounds
+            snapshots = jnp.where(reached[:, None, None], state.snapshots, state.dictionary)
+            y = jnp.concatenate([data.y_val, data.y_ood])
+            codes = jax.vmap(lambda d: fista(y, d, lam, n_iter=n_iter))(snapshots)
+            n_val = data.y_val.shape[0]
+            return MethodOutput(
+                codes_val=codes[:, :n_val], codes_ood=codes[:, n_val:], dictionary=snapshots,
+                scalars={"n_rounds": jnp.broadcast_to(state.n_rounds, (len(budgets),))},
+                variants={"n_outer": jnp.asarray(budgets)},
+            )
+
+        return run
+
+    return make
+
+
+def _register_all() -> None:
+    dictionaries = {
+        "fista+": lambda t, data: t.decoder,
+        "refined_": lambda t, data: t.decoder,
+        "frozen_": lambda t, data: t.raw_decoder,
+        "renormed_": lambda t, data: sae.unit_columns(t.raw_decoder),
+        "oracle_norms_": lambda t, data: oracle_norm_dictionary(t.raw_decoder, data.mixing),
+    }
+    for kind, label in SAE_TYPES.items():
+        requires = (sae.METHOD_NAMES[kind],)
+        for prefix, dictionary_of in dictionaries.items():
+            register_method(f"{prefix}{label}", requires=requires, variants=lam_variants)(
+                _fista_method(kind, dictionary_of, warm=prefix == "refined_")
+            )
+        register_method(f"support_lstsq_{label}", requires=requires)(_support_lstsq_method(kind))
+        for warm, prefix in ((True, "warm"), (False, "cold")):
+            register_method(f"{prefix}_{label}", requires=requires,
+                            variants=_n_iter_variants(warm))(
+                _warmstart_encoder_method(kind, warm=warm))
+            register_method(f"{prefix}_dl_{label}", requires=requires if warm else (),
+                            variants=_n_outer_variants(warm))(
+                _warmstart_decoder_method(kind, warm=warm))
+
+
+def _n_iter_variants(warm: bool):
+    return lambda config: ("n_iter", _budgets(config.warmstart.n_iters, warm))
+
+
+def _n_outer_variants(warm: bool):
+    return lambda config: ("n_outer", _budgets(config.warmstart.n_outer, warm))
+
+
+_register_all()
+
+__all__ = [
+    "SAE_TYPES",
+    "TrainedSAE",
+    "fista_at_budgets",
+    "nonneg_least_squares_on_support",
+    "oracle_norm_dictionary",
+]
