@@ -43,12 +43,13 @@ def restore_params(directory: Path, like: Any | None = None) -> Any:
       like: optional pytree of arrays or ``jax.ShapeDtypeStruct`` giving the
         structure, shapes and shardings to restore into.
     """
-    options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0)
+    # Not read_only: that mode only adds a warning; a manager that never saves writes nothing.
+    options = ocp.CheckpointManagerOptions(create=False)
     with ocp.CheckpointManager(directory, options=options) as manager:
         step = manager.latest_step()
         if step is None:
             raise FileNotFoundError(f"no checkpoint under {directory}")
         if like is None:
-            return manager.restore(step)
+            return manager.restore(step, args=ocp.args.StandardRestore())
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
         return manager.restore(step, args=ocp.args.StandardRestore(abstract))

@@ -5,6 +5,12 @@ each configured method as one compiled ``jit(vmap(run))`` call over the seed
 axis, evaluates every seed, then commits the (point, method) group: checkpoint,
 curves, and finally the rows (see ``sparsecomp.workdir`` for why that order
 makes any interruption resumable).
+
+Within a point, every method that needs no other method's result is compiled
+and dispatched before the first result is awaited: JAX dispatches
+asynchronously, so compiling the next method, running the others and the
+host-side metrics of finished ones overlap. Methods that build on another
+method are dispatched once that one is committed.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import time
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import ml_collections
@@ -86,13 +93,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     start, done = time.perf_counter(), 0
     for index, (spec, todo) in enumerate(pending):
         data = make_datasets(seed_keys, spec)
+
+        def launch(name, spec=spec, data=data):
+            return _launch(config, spec, name, seed_keys, data, compiled, workdir)
+
+        launched = {name: launch(name) for name in todo if not method_info(name).requires}
         summaries = []
         for name in todo:
-            new_rows, summary = _run_group(config, spec, name, seeds, seed_keys, data,
-                                           compiled, workdir)
+            running = launched.pop(name) if name in launched else launch(name)
+            new_rows, summary = _commit(config, spec, name, seeds, data, running, workdir)
             rows.extend(new_rows)
             summaries.append(summary)
             done += 1
+            print(f"  {point_name(spec)} {summary}", flush=True)
         (workdir / RESULTS_TABLE).write_text(summarise(rows))
         elapsed = time.perf_counter() - start
         eta = elapsed / done * (total - done)
@@ -102,26 +115,45 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     return rows
 
 
-def _run_group(config, spec: DataSpec, name: str, seeds, seed_keys, data, compiled, workdir):
-    """Runs one method on all seeds of one point, commits and returns its rows."""
+class _Running(NamedTuple):
+    """A dispatched (not yet finished) method call of one point."""
+
+    output: MethodOutput  # futures, seed axis first
+    started: float  # perf_counter() when its compilation and dispatch began
+
+
+def _launch(config, spec: DataSpec, name: str, seed_keys, data, compiled, workdir) -> _Running:
+    """Compiles (once per shape) and dispatches one method for all seeds; returns at once."""
     info = method_info(name)
     cache_key = (name, spec)
+    started = time.perf_counter()
     if cache_key not in compiled:
         compiled[cache_key] = jax.jit(jax.vmap(info.factory(config, spec)))
     method_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(
         seed_keys, zlib.crc32(name.encode())
     )
     point = point_name(spec)
-    # Required methods ran earlier (``with_requirements`` orders them first),
-    # in this process or in an interrupted one: their checkpoints are complete.
+    # Required methods ran earlier (``with_requirements`` orders them first and
+    # they are committed before this is dispatched), in this process or in an
+    # interrupted one: their checkpoints are complete.
     inputs = [
         {req: checkpoints.restore_params(checkpoints.checkpoint_dir(workdir, point, req))
          for req in info.requires}
     ] if info.requires else []
-    tic = time.perf_counter()
-    output: MethodOutput = jax.block_until_ready(compiled[cache_key](method_keys, data, *inputs))
-    wall_s = time.perf_counter() - tic
+    return _Running(compiled[cache_key](method_keys, data, *inputs), started)
+
+
+def _commit(config, spec: DataSpec, name: str, seeds, data, running: _Running, workdir):
+    """Awaits one method's call, evaluates and commits its group; returns its rows.
+
+    ``wall_s`` runs from the start of the method's compilation and dispatch to
+    its result; methods of a point overlap, so it can include time in which
+    others ran too.
+    """
+    output = jax.block_until_ready(running.output)
+    wall_s = time.perf_counter() - running.started
     output, host_data = jax.device_get((output, data))
+    point = point_name(spec)
 
     tags = {**point_tags(spec), "method": name}
     variants = method_variants(name, config)

@@ -85,23 +85,23 @@ def test_rerun_on_a_finished_workdir_adds_nothing(finished_run):
 
 
 def test_resume_after_interruption_equals_uninterrupted(finished_run, tmp_path, monkeypatch):
-    real_run_group = trainer._run_group
+    real_commit = trainer._commit
     calls = []
 
     def interrupted(*args, **kwargs):
         if len(calls) == 3:
             raise KeyboardInterrupt
         calls.append(1)
-        return real_run_group(*args, **kwargs)
+        return real_commit(*args, **kwargs)
 
-    monkeypatch.setattr(trainer, "_run_group", interrupted)
+    monkeypatch.setattr(trainer, "_commit", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sparsecomp.train_and_evaluate(tiny_config(), tmp_path)
     assert len(_rows(tmp_path)) == 3 * 2
     # A kill -9 in the middle of the last append leaves a torn line behind.
     with open(tmp_path / RESULTS_FILE, "a") as handle:
         handle.write('{"num_latents": 24, "k": 3, "inp')
-    monkeypatch.setattr(trainer, "_run_group", real_run_group)
+    monkeypatch.setattr(trainer, "_commit", real_commit)
     sparsecomp.train_and_evaluate(tiny_config(), tmp_path)
     assert _without_timing(_rows(tmp_path)) == _without_timing(_rows(finished_run))
 
