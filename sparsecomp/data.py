@@ -87,6 +87,11 @@ def make_spec(
 ) -> DataSpec:
     """Validates sizes and resolves ``input_dim`` (from ``c`` when not given).
 
+    A ``c`` so large that the derived ``input_dim`` would exceed
+    ``num_latents`` gives ``input_dim = num_latents`` (no superposition left),
+    as in the reference's phase-transition grid; an explicit ``input_dim``
+    above ``num_latents`` is refused.
+
     Raises:
       ConfigError: naming the field, the value and the valid range.
     """
@@ -106,7 +111,7 @@ def make_spec(
     if input_dim is None:
         if not c > 0:
             raise ConfigError(f"c={c} is invalid: it must be > 0")
-        input_dim = default_input_dim(num_latents, k, c)
+        input_dim = min(default_input_dim(num_latents, k, c), num_latents)
         bound = f"derived from c={c}"
     else:
         bound = "given"

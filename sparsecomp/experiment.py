@@ -23,7 +23,7 @@ DATA_FIELDS = ("num_latents", "k", "n_samples", "input_dim", "c", "noise")
 
 
 def sweep_points(config: ml_collections.ConfigDict) -> list[DataSpec]:
-    """Validates ``config`` and returns one ``DataSpec`` per sweep point.
+    """Validates ``config`` and returns one ``DataSpec`` per distinct sweep point.
 
     Raises:
       ConfigError: for the first invalid field, naming it and its valid range.
@@ -47,7 +47,8 @@ def sweep_points(config: ml_collections.ConfigDict) -> list[DataSpec]:
         except ConfigError as error:
             where = ", ".join(f"{name}={value}" for name, value in swept.items())
             raise ConfigError(f"{error} (sweep point {where})" if where else str(error)) from None
-        specs.append(spec)
+        if spec not in specs:  # e.g. two values of c that both give input_dim = num_latents
+            specs.append(spec)
     return specs
 
 

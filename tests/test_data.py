@@ -101,3 +101,18 @@ def test_invalid_sizes_are_refused_naming_the_field(fields, message):
     fields = {"n_samples": 100, **fields}
     with pytest.raises(ConfigError, match=message):
         make_spec(**fields)
+
+
+def test_input_dim_derived_from_a_large_c_stops_at_num_latents():
+    assert make_spec(num_latents=50, k=10, n_samples=100, c=6.0).input_dim == 50
+    assert make_spec(num_latents=50, k=10, n_samples=100, c=1.0).input_dim == 17
+
+
+def test_sweep_points_that_coincide_run_once():
+    from sparsecomp.defaults import base_config
+    from sparsecomp.experiment import sweep_points
+
+    config = base_config()
+    config.data.update({"num_latents": 50, "k": 10})
+    config.sweep.c = (1.0, 5.0, 6.0)  # 5 and 6 both give input_dim = 50
+    assert [spec.input_dim for spec in sweep_points(config)] == [17, 50]
