@@ -6,11 +6,11 @@ axis, evaluates every seed, then commits the (point, method) group: checkpoint,
 curves, and finally the rows (see ``sparsecomp.workdir`` for why that order
 makes any interruption resumable).
 
-Within a point, every method that needs no other method's result is compiled
-and dispatched before the first result is awaited: JAX dispatches
-asynchronously, so compiling the next method, running the others and the
-host-side metrics of finished ones overlap. Methods that build on another
-method are dispatched once that one is committed.
+Within a point, the next method is compiled and dispatched before the
+current one's result is awaited (JAX dispatches asynchronously), so its
+compilation and the host-side metrics of the current one overlap with
+execution; a method that builds on the current one is dispatched once that
+one is committed.
 """
 
 from __future__ import annotations
@@ -97,11 +97,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         def launch(name, spec=spec, data=data):
             return _launch(config, spec, name, seed_keys, data, compiled, workdir)
 
-        launched = {name: launch(name) for name in todo if not method_info(name).requires}
+        launched: dict[str, _Running] = {}
         summaries = []
-        for name in todo:
-            running = launched.pop(name) if name in launched else launch(name)
-            new_rows, summary = _commit(config, spec, name, seeds, data, running, workdir)
+        for position, name in enumerate(todo):
+            if name not in launched:
+                launched[name] = launch(name)
+            # Look one method ahead: compile and queue the next one now, unless
+            # it needs this one's checkpoint. XLA runs the queued calls in
+            # order, so this overlaps compilation and host-side metrics with
+            # execution without delaying any method's result.
+            following = todo[position + 1] if position + 1 < len(todo) else None
+            if following is not None and name not in method_info(following).requires:
+                launched[following] = launch(following)
+            new_rows, summary = _commit(config, spec, name, seeds, data, launched.pop(name),
+                                        workdir)
             rows.extend(new_rows)
             summaries.append(summary)
             done += 1
@@ -147,8 +156,8 @@ def _commit(config, spec: DataSpec, name: str, seeds, data, running: _Running, w
     """Awaits one method's call, evaluates and commits its group; returns its rows.
 
     ``wall_s`` runs from the start of the method's compilation and dispatch to
-    its result; methods of a point overlap, so it can include time in which
-    others ran too.
+    its result; with the one-method look-ahead it can include the end of the
+    previous method's run.
     """
     output = jax.block_until_ready(running.output)
     wall_s = time.perf_counter() - running.started
