@@ -7,7 +7,7 @@ import pytest
 
 import sparsecomp
 from sparsecomp.experiment import sweep_points
-from sparsecomp.methods import rows_per_seed, with_requirements
+from sparsecomp.methods import method_variants, rows_per_seed, with_requirements
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.py"))
 
@@ -35,4 +35,12 @@ def test_smoke_variant_runs(path, tmp_path):
     expected = len(sweep_points(config)) * per_seed * len(config.seeds)
     assert len(rows) == expected
     assert {row["method"] for row in rows} >= set(config.methods)
+    for row in rows:  # the row schema every experiment shares
+        assert {"num_latents", "k", "input_dim", "width", "n_samples", "seed"} <= set(row)
+        assert {"mcc_iid", "acc_ood", "auc_ood", "support_f1", "wall_s"} <= set(row)
+        variants = method_variants(row["method"], config)
+        if variants is not None:
+            assert row[variants[0]] in variants[1]
+        if row["method"].startswith("sae_"):
+            assert "amortisation_gap_mse" in row and "dict_mean_cosine" in row
     assert all(row["mcc_ood"] is not None for row in rows)
