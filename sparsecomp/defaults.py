@@ -50,6 +50,8 @@ def base_config() -> config_dict.ConfigDict:
     )
     config.sweep = config_dict.ConfigDict()
     config.seeds = (0, 1, 2)
+    # Local devices the seed axis is sharded over: 0 = all, 1 = no sharding.
+    config.devices = 0
     config.methods = ("fista_oracle", "linear_probe")
     # lam_sweep: when non-empty, FISTA-based methods that support it (the
     # oracle and the frozen-decoder methods) emit one row per lambda, vmapped.

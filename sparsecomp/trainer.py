@@ -36,6 +36,7 @@ from sparsecomp.methods import (
     rows_per_seed,
     with_requirements,
 )
+from sparsecomp.sharding import SeedSharding
 from sparsecomp.tables import summarise
 
 RESULTS_TABLE = "results.md"
@@ -65,6 +66,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     workdir = Path(workdir)
     specs = sweep_points(config)
     seeds = tuple(config.seeds)
+    layout = SeedSharding(len(seeds), config.devices)
     methods = with_requirements(config.methods)
     added = [name for name in methods if name not in config.methods]
     group_rows = {name: len(seeds) * rows_per_seed(name, config) for name in methods}
@@ -80,22 +82,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     finished = {group_key(row) for row in rows}
     wd.repair(metrics_path, lambda objs: [o for o in objs if group_key(o) in finished])
 
-    seed_keys = jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32))
+    seed_keys = layout.place(
+        jax.vmap(jax.random.key)(np.asarray(layout.pad_seeds(seeds), np.uint32))
+    )
     pending = [
         (spec, [m for m in methods if group_key({**point_tags(spec), "method": m}) not in finished])
         for spec in specs
     ]
     pending = [(spec, todo) for spec, todo in pending if todo]
     total = sum(len(todo) for _, todo in pending)
-    print(f"{len(specs)} sweep points x {len(methods)} methods x {len(seeds)} seeds; "
+    print(f"{len(specs)} sweep points x {len(methods)} methods x {len(seeds)} seeds "
+          f"on {layout.num_devices} {jax.default_backend()} device(s); "
           f"{total} (point, method) groups to run", flush=True)
     compiled: dict = {}
     start, done = time.perf_counter(), 0
     for index, (spec, todo) in enumerate(pending):
-        data = make_datasets(seed_keys, spec)
+        data = layout.place(make_datasets(seed_keys, spec))
 
         def launch(name, spec=spec, data=data):
-            return _launch(config, spec, name, seed_keys, data, compiled, workdir)
+            return _launch(config, spec, name, seed_keys, data, compiled, workdir, layout)
 
         launched: dict[str, _Running] = {}
         summaries = []
@@ -110,7 +115,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             if following is not None and name not in method_info(following).requires:
                 launched[following] = launch(following)
             new_rows, summary = _commit(config, spec, name, seeds, data, launched.pop(name),
-                                        workdir)
+                                        workdir, layout)
             rows.extend(new_rows)
             summaries.append(summary)
             done += 1
@@ -131,8 +136,13 @@ class _Running(NamedTuple):
     started: float  # perf_counter() when its compilation and dispatch began
 
 
-def _launch(config, spec: DataSpec, name: str, seed_keys, data, compiled, workdir) -> _Running:
-    """Compiles (once per shape) and dispatches one method for all seeds; returns at once."""
+def _launch(config, spec: DataSpec, name: str, seed_keys, data, compiled, workdir,
+            layout: SeedSharding) -> _Running:
+    """Compiles (once per shape) and dispatches one method for all seeds; returns at once.
+
+    ``seed_keys`` and ``data`` are padded and placed by ``layout``; so are the
+    required methods' parameters, restored here.
+    """
     info = method_info(name)
     cache_key = (name, spec)
     started = time.perf_counter()
@@ -146,13 +156,16 @@ def _launch(config, spec: DataSpec, name: str, seed_keys, data, compiled, workdi
     # they are committed before this is dispatched), in this process or in an
     # interrupted one: their checkpoints are complete.
     inputs = [
-        {req: checkpoints.restore_params(checkpoints.checkpoint_dir(workdir, point, req))
-         for req in info.requires}
+        layout.place(layout.pad({
+            req: checkpoints.restore_params(checkpoints.checkpoint_dir(workdir, point, req))
+            for req in info.requires
+        }))
     ] if info.requires else []
     return _Running(compiled[cache_key](method_keys, data, *inputs), started)
 
 
-def _commit(config, spec: DataSpec, name: str, seeds, data, running: _Running, workdir):
+def _commit(config, spec: DataSpec, name: str, seeds, data, running: _Running, workdir,
+            layout: SeedSharding):
     """Awaits one method's call, evaluates and commits its group; returns its rows.
 
     ``wall_s`` runs from the start of the method's compilation and dispatch to
@@ -161,7 +174,7 @@ def _commit(config, spec: DataSpec, name: str, seeds, data, running: _Running, w
     """
     output = jax.block_until_ready(running.output)
     wall_s = time.perf_counter() - running.started
-    output, host_data = jax.device_get((output, data))
+    output, host_data = layout.unpad(jax.device_get((output, data)))
     point = point_name(spec)
 
     tags = {**point_tags(spec), "method": name}

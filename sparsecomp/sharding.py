@@ -1,0 +1,75 @@
+"""The seed axis spread over local devices with ``jax.sharding``.
+
+Every per-seed array the trainer builds (PRNG keys, datasets, restored
+parameters) has the seed axis first. ``SeedSharding`` places that axis over a
+one-dimensional ``Mesh`` of local devices (``NamedSharding(mesh, P("seed"))``);
+``jit(vmap(run))`` then partitions the computation along it, one slice of
+seeds per device, with no change to the method code. A seed count that does
+not divide the device count is padded by repeating the last seed; the padding
+is dropped before anything is evaluated or saved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from sparsecomp.errors import ConfigError
+
+SEED_AXIS = "seed"
+
+
+class SeedSharding:
+    """How ``num_seeds`` seeds are laid out over ``devices`` local devices."""
+
+    def __init__(self, num_seeds: int, devices: int = 0):
+        """Args:
+        num_seeds: real seeds (>= 1).
+        devices: local devices to use; 0 means all of them.
+
+        Raises:
+          ConfigError: if ``devices`` is not in ``[0, jax.local_device_count()]``.
+        """
+        available = jax.local_device_count()
+        if isinstance(devices, bool) or not isinstance(devices, int) or not (
+            0 <= devices <= available
+        ):
+            raise ConfigError(
+                f"devices={devices!r} is invalid: use 0 (all local devices) or 1..{available}"
+            )
+        count = devices or available
+        self.num_seeds = num_seeds
+        self.num_devices = count
+        self.padded = -(-num_seeds // count) * count  # seeds incl. padding
+        mesh = Mesh(np.asarray(jax.local_devices()[:count]), (SEED_AXIS,))
+        self.sharding = NamedSharding(mesh, PartitionSpec(SEED_AXIS))
+
+    def pad_seeds(self, seeds: tuple[int, ...]) -> tuple[int, ...]:
+        """``seeds`` followed by copies of the last one, ``padded`` in all."""
+        return tuple(seeds) + (seeds[-1],) * (self.padded - len(seeds))
+
+    def pad(self, tree: Any) -> Any:
+        """Pads every leaf's seed axis (first) from ``num_seeds`` to ``padded`` rows."""
+        extra = self.padded - self.num_seeds
+
+        def pad_leaf(x):
+            if extra == 0:
+                return x
+            last = x[-1:]
+            return jnp.concatenate([x, jnp.repeat(last, extra, axis=0)], axis=0)
+
+        return jax.tree.map(pad_leaf, tree)
+
+    def place(self, tree: Any) -> Any:
+        """Puts every leaf (seed axis first, already padded) on the seed mesh."""
+        if self.num_devices == 1:
+            return tree
+        return jax.device_put(tree, self.sharding)
+
+    def unpad(self, tree: Any) -> Any:
+        """Drops the padding seeds of every leaf (seed axis first)."""
+        return jax.tree.map(lambda x: x[: self.num_seeds], tree)
