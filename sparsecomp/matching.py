@@ -1,0 +1,220 @@
+"""One-to-one matching of columns by |inner product| without the dense matrix.
+
+``metrics.latent_matching`` and ``metrics.dictionary_match`` match the columns
+of two normalised matrices ``x`` [d, p] and ``y`` [d, q] so as to maximise the
+total ``|x_i . y_j|`` (absolute correlation or cosine). Below a few thousand
+columns they build the dense [p, q] matrix and run the Hungarian algorithm; at
+tens of thousands of columns that matrix (40 GB at 100,000 columns) and the
+O(n^3) solver are out of reach, so ``max_abs_dot_matching`` below
+
+1. computes ``|x^T y|`` in row blocks in JAX (each block at most
+   ``block_bytes``) and keeps the ``candidates`` largest entries of every row
+   (``jax.lax.top_k``), so memory is O(p * candidates + block);
+2. solves the maximum-weight matching on that candidate graph on the host
+   with ``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` (LAPJVsp),
+   on costs ``2 - |x_i . y_j|`` in [1, 2] (the solver minimises, needs non-zero
+   entries, and needs a full matching: every row gets a private dummy column
+   of cost 2, i.e. weight 0, so one always exists and a row is left unmatched
+   only when that is optimal on the candidate graph);
+3. matches the rows left unmatched by Hall's condition failing on the
+   candidates (many rows whose candidates are the same few columns) against
+   the columns still free: up to ``_MAX_ROUNDS - 1`` more rounds of 1-2
+   restricted to them (each a pass over the rows and columns left; they only
+   run when the candidates admit no full matching, and stop early when the
+   rows left have weight 0 with every free column), then pairing in order,
+   with the true weights of those pairs (often ~0).
+
+The rows are the columns of the narrower matrix, so every one of them is
+matched: the result always has ``min(p, q)`` pairs with their true weights.
+
+How it relates to the exact (dense Hungarian) optimum: it is a feasible
+matching, so its total weight is a lower bound on the optimum; it equals the
+optimum whenever some optimal matching uses only candidate pairs, i.e. the
+optimal partner of every row is among that row's ``candidates`` best columns
+(then round 1 already reaches the optimum, and the later rounds only add
+non-negative weight to it). Under ties the pairs may differ from the dense
+solver's, the total not.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+_HIGHEST = jax.lax.Precision.HIGHEST
+# Largest float32 block of |x^T y| held at once (256 MiB).
+BLOCK_BYTES = 2**28
+# Rounds of candidate matching; later rounds only run on the rows the
+# earlier ones left unmatched (Hall's condition failing on the candidates).
+_MAX_ROUNDS = 3
+
+
+class Matching(NamedTuple):
+    """A one-to-one matching of the columns of x with those of y."""
+
+    rows: np.ndarray  # [min(p, q)] int64, columns of x, ascending
+    cols: np.ndarray  # [min(p, q)] int64, their partners among the columns of y
+    weights: np.ndarray  # [min(p, q)] float32, |x[:, rows] . y[:, cols]| per pair
+
+
+@functools.partial(jax.jit, static_argnames=("block", "k"))
+def _block_top_k(x, y, start, *, block: int, k: int):
+    """The k largest |x_i . y_j| of each of ``block`` columns i of x from ``start``.
+
+    Args:
+      x: [d, p] float32.
+      y: [d, q] float32.
+      start: [] int, first column of the block (start + block <= p).
+      block: columns of x per block (static).
+      k: candidates per column of x (static, <= q).
+
+    Returns:
+      ([block, k] float32 values, descending; [block, k] int32 columns of y).
+    """
+    x_block = jax.lax.dynamic_slice_in_dim(x, start, block, axis=1)
+    return jax.lax.top_k(jnp.abs(jnp.matmul(x_block.T, y, precision=_HIGHEST)), k)
+
+
+def _candidates(x, y, k: int, block_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k columns of y for every column of x, by |inner product|, in row blocks.
+
+    Returns:
+      ([p, k] float32 values, [p, k] int64 column indices), on the host.
+    """
+    p, q = x.shape[1], y.shape[1]
+    block = int(max(1, min(p, block_bytes // (4 * q))))
+    # One block shape for all calls (one compilation): the last block is
+    # shifted back to end at p and overlaps the one before it.
+    starts = [min(s, p - block) for s in range(0, p, block)]
+    blocks = [_block_top_k(x, y, s, block=block, k=k) for s in starts]  # dispatched async
+    values = np.empty((p, k), np.float32)
+    index = np.empty((p, k), np.int64)
+    for s, (v, i) in zip(starts, blocks, strict=True):
+        values[s : s + block], index[s : s + block] = np.asarray(v), np.asarray(i)
+    return values, index
+
+
+def _solve_candidates(values, index, q: int):
+    """Maximum-weight matching on a candidate graph; rows may stay unmatched.
+
+    Args:
+      values: [r, k] float32 weights in [0, 1] of the candidate pairs.
+      index: [r, k] int, their columns (distinct within a row), in [0, q).
+      q: number of columns.
+
+    Returns:
+      (matched rows ascending, their columns, their weights); rows whose
+      optimum is their dummy column are left out.
+    """
+    r, k = values.shape
+    # Costs 2 - w are in [1, 2]: non-zero, as the solver requires, and a
+    # constant offset per matched row leaves the optimum of a full matching
+    # unchanged. Row i's dummy column q + i costs 2, i.e. weight 0.
+    cost = np.concatenate([2.0 - values.astype(np.float64).ravel(), np.full(r, 2.0)])
+    row = np.concatenate([np.repeat(np.arange(r), k), np.arange(r)])
+    col = np.concatenate([index.ravel(), q + np.arange(r)])
+    graph = csr_array((cost, (row, col)), shape=(r, q + r))
+    rows, cols = min_weight_full_bipartite_matching(graph)
+    real = cols < q
+    rows, cols = rows[real], cols[real]
+    weights = values[rows][index[rows] == cols[:, None]]  # one hit per row
+    return rows.astype(np.int64), cols.astype(np.int64), weights
+
+
+@jax.jit
+def _paired_abs_dot(x, y, rows, cols):
+    """|x[:, rows[t]] . y[:, cols[t]]| for every t: [c] float32."""
+    return jnp.abs(jnp.sum(x[:, rows] * y[:, cols], axis=0))
+
+
+def _pair_weights(x, y, rows, cols, block_bytes: int) -> np.ndarray:
+    """``_paired_abs_dot`` in chunks of pairs, so the gathered columns stay small."""
+    chunk = int(max(1, block_bytes // (8 * x.shape[0])))
+    out = [
+        np.asarray(_paired_abs_dot(x, y, rows[s : s + chunk], cols[s : s + chunk]))
+        for s in range(0, rows.size, chunk)
+    ]
+    return np.concatenate(out) if out else np.zeros((0,), np.float32)
+
+
+def max_abs_dot_matching(x, y, *, candidates: int, block_bytes: int | None = None) -> Matching:
+    """Maximum-weight one-to-one matching under |x_i . y_j| from top-k candidates.
+
+    Maximises sum_t |x[:, rows[t]] . y[:, cols[t]]| over one-to-one matchings
+    of ``min(p, q)`` pairs, restricted to the ``candidates`` best partners of
+    every column of the narrower matrix (see the module docstring for the
+    algorithm and the fallback when the candidates admit no full matching).
+    Nothing [p, q] is materialised: the largest array is one block of
+    ``block_bytes``. The products run in JAX; the matching runs on the host
+    (scipy), because its size depends on the data.
+
+    The total weight is a lower bound on the dense optimum (the result is a
+    feasible matching) and equals it whenever the optimal partner of every
+    column of the narrower matrix is among its candidates.
+
+    Args:
+      x: [d, p] float32, normalised columns (unit or zero).
+      y: [d, q] float32, normalised columns.
+      candidates: partners kept per column of the narrower matrix.
+      block_bytes: largest block of the |x^T y| matrix held at once
+        (default ``BLOCK_BYTES``).
+
+    Returns:
+      A ``Matching`` of ``min(p, q)`` pairs, ``rows`` ascending.
+
+    Raises:
+      ValueError: if a similarity is not finite (as ``linear_sum_assignment`` does).
+
+    References:
+      Jonker & Volgenant 1987 (LAPJVsp, the sparse shortest augmenting path
+      solver in scipy).
+    """
+    block_bytes = BLOCK_BYTES if block_bytes is None else block_bytes
+    if candidates < 1:
+        raise ValueError(f"candidates must be >= 1, got {candidates}")
+    if x.shape[1] > y.shape[1]:
+        swapped = max_abs_dot_matching(y, x, candidates=candidates, block_bytes=block_bytes)
+        order = np.argsort(swapped.cols)
+        return Matching(swapped.cols[order], swapped.rows[order], swapped.weights[order])
+    rows_left, cols_left = np.arange(x.shape[1]), np.arange(y.shape[1])
+    found_rows, found_cols, found_weights = [], [], []
+    for round_ in range(_MAX_ROUNDS):
+        if rows_left.size == 0:
+            break
+        xs = x if round_ == 0 else x[:, jnp.asarray(rows_left)]
+        ys = y if round_ == 0 else y[:, jnp.asarray(cols_left)]
+        values, index = _candidates(xs, ys, min(candidates, cols_left.size), block_bytes)
+        if not np.isfinite(values).all():
+            raise ValueError("similarity matrix contains non-finite entries")
+        rows, cols, weights = _solve_candidates(values, index, cols_left.size)
+        found_rows.append(rows_left[rows])
+        found_cols.append(cols_left[cols])
+        found_weights.append(weights)
+        unmatched = np.ones(rows_left.size, bool)
+        unmatched[rows] = False
+        rows_left, cols_left = rows_left[unmatched], np.delete(cols_left, cols)
+        # A row whose best candidate is 0 has weight 0 with every free column:
+        # another round cannot do better than pairing the rest in order.
+        if not values[unmatched, 0].any():
+            break
+    fill = min(rows_left.size, cols_left.size)
+    if fill:
+        rows, cols = rows_left[:fill], cols_left[:fill]
+        found_rows.append(rows)
+        found_cols.append(cols)
+        found_weights.append(_pair_weights(x, y, jnp.asarray(rows), jnp.asarray(cols), block_bytes))
+    rows = np.concatenate(found_rows) if found_rows else np.zeros((0,), np.int64)
+    cols = np.concatenate(found_cols) if found_cols else np.zeros((0,), np.int64)
+    weights = (
+        np.concatenate(found_weights).astype(np.float32)
+        if found_weights
+        else np.zeros((0,), np.float32)
+    )
+    order = np.argsort(rows)
+    return Matching(rows[order], cols[order], weights[order])
