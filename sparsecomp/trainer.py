@@ -6,11 +6,9 @@ axis, evaluates every seed, then commits the (point, method) group: checkpoint,
 curves, and finally the rows (see ``sparsecomp.workdir`` for why that order
 makes any interruption resumable).
 
-Within a point, the next method is compiled and dispatched before the
-current one's result is awaited (JAX dispatches asynchronously), so its
-compilation and the host-side metrics of the current one overlap with
-execution; a method that builds on the current one is dispatched once that
-one is committed.
+Within a point, the next method is compiled while the current one runs (JAX
+dispatches asynchronously), unless it builds on the current one, whose
+checkpoint it needs.
 """
 
 from __future__ import annotations
@@ -99,23 +97,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     for index, (spec, todo) in enumerate(pending):
         data = layout.place(make_datasets(seed_keys, spec))
 
-        def launch(name, spec=spec, data=data):
-            return _launch(config, spec, name, seed_keys, data, compiled, workdir, layout)
+        def prepare(name, spec=spec, data=data):
+            return _prepare(config, spec, name, seed_keys, data, compiled, workdir, layout)
 
-        launched: dict[str, _Running] = {}
+        prepared: dict[str, _Prepared] = {}
         summaries = []
         for position, name in enumerate(todo):
-            if name not in launched:
-                launched[name] = launch(name)
-            # Look one method ahead: compile and queue the next one now, unless
-            # it needs this one's checkpoint. XLA runs the queued calls in
-            # order, so this overlaps compilation and host-side metrics with
-            # execution without delaying any method's result.
+            running = _dispatch(prepared.pop(name) if name in prepared else prepare(name))
+            # While it runs, compile the next method (unless it needs this
+            # one's checkpoint). Only compilation overlaps: the next call is
+            # dispatched after this one's metrics, which also run through
+            # XLA and would otherwise queue behind it.
             following = todo[position + 1] if position + 1 < len(todo) else None
             if following is not None and name not in method_info(following).requires:
-                launched[following] = launch(following)
-            new_rows, summary = _commit(config, spec, name, seeds, data, launched.pop(name),
-                                        workdir, layout)
+                prepared[following] = prepare(following)
+            new_rows, summary = _commit(config, spec, name, seeds, data, running, workdir,
+                                        layout)
             rows.extend(new_rows)
             summaries.append(summary)
             done += 1
@@ -129,31 +126,36 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     return rows
 
 
+class _Prepared(NamedTuple):
+    """A compiled method call of one point, ready to dispatch."""
+
+    executable: jax.stages.Compiled  # jit(vmap(run)) compiled for these arguments
+    args: tuple  # (method keys, data[, inputs]), seed axis first, placed by the layout
+    compile_s: float  # seconds spent compiling (0 when cached) and restoring inputs
+
+
 class _Running(NamedTuple):
     """A dispatched (not yet finished) method call of one point."""
 
     output: MethodOutput  # futures, seed axis first
-    started: float  # perf_counter() when its compilation and dispatch began
+    started: float  # perf_counter() at dispatch, minus the preparation time
 
 
-def _launch(config, spec: DataSpec, name: str, seed_keys, data, compiled, workdir,
-            layout: SeedSharding) -> _Running:
-    """Compiles (once per shape) and dispatches one method for all seeds; returns at once.
+def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workdir,
+             layout: SeedSharding) -> _Prepared:
+    """Compiles (once per shape) one method for all seeds, without running it.
 
     ``seed_keys`` and ``data`` are padded and placed by ``layout``; so are the
     required methods' parameters, restored here.
     """
     info = method_info(name)
-    cache_key = (name, spec)
-    started = time.perf_counter()
-    if cache_key not in compiled:
-        compiled[cache_key] = jax.jit(jax.vmap(info.factory(config, spec)))
+    tic = time.perf_counter()
     method_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(
         seed_keys, zlib.crc32(name.encode())
     )
     point = point_name(spec)
     # Required methods ran earlier (``with_requirements`` orders them first and
-    # they are committed before this is dispatched), in this process or in an
+    # they are committed before this is prepared), in this process or in an
     # interrupted one: their checkpoints are complete.
     inputs = [
         layout.place(layout.pad({
@@ -161,16 +163,26 @@ def _launch(config, spec: DataSpec, name: str, seed_keys, data, compiled, workdi
             for req in info.requires
         }))
     ] if info.requires else []
-    return _Running(compiled[cache_key](method_keys, data, *inputs), started)
+    args = (method_keys, data, *inputs)
+    cache_key = (name, spec)
+    if cache_key not in compiled:
+        run = jax.jit(jax.vmap(info.factory(config, spec)))
+        compiled[cache_key] = run.lower(*args).compile()
+    return _Prepared(compiled[cache_key], args, time.perf_counter() - tic)
+
+
+def _dispatch(prepared: _Prepared) -> _Running:
+    """Starts a prepared call; returns at once (JAX dispatches asynchronously)."""
+    started = time.perf_counter()
+    return _Running(prepared.executable(*prepared.args), started - prepared.compile_s)
 
 
 def _commit(config, spec: DataSpec, name: str, seeds, data, running: _Running, workdir,
             layout: SeedSharding):
     """Awaits one method's call, evaluates and commits its group; returns its rows.
 
-    ``wall_s`` runs from the start of the method's compilation and dispatch to
-    its result; with the one-method look-ahead it can include the end of the
-    previous method's run.
+    ``wall_s`` is the method's compilation (done while the previous method
+    ran, or 0 when cached) plus the time from its dispatch to its result.
     """
     output = jax.block_until_ready(running.output)
     wall_s = time.perf_counter() - running.started
