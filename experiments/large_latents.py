@@ -6,8 +6,9 @@ Command::
 
 k = 10, 5000 samples, n in (1000, 10000, 50000, 100000), seeds 0-2 (the
 reference used 1000 samples at n in (1000, 10000): add
-``--config.data.n_samples=1000`` to put rows beside theirs). FISTA on the true matrix (the explicit gradient form: it never
-forms an n x n matrix, and on CPU it works in row blocks) and the linear
+``--config.data.n_samples=1000`` to put rows beside theirs). FISTA on the
+true matrix (the explicit gradient form: it never forms an n x n matrix, and
+on CPU it works in row blocks) and the linear
 probe run at every size; ``:all`` adds the SAEs and the FISTA-on-decoder
 methods, which are feasible up to n = 10000 on a CPU (their n x m decoders
 are small; training cost grows with n).
@@ -21,7 +22,7 @@ Expected runtime on the 2-core CPU (estimated from FISTA's measured cost,
 ``:smoke`` runs two tiny points in seconds.
 """
 
-from sparsecomp.defaults import SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 
 def get_config(arg: str | None = None):
@@ -34,7 +35,7 @@ def get_config(arg: str | None = None):
     elif arg == "smoke":
         shrink_for_smoke(config)
         config.sweep.num_latents = (50, 200)
-        config.methods += per_sae("sae_{}", "fista+{}", types=SMOKE_SAE_TYPES)
+        config.methods += per_sae("sae_{}", "fista+{}", types=SWEEP_SMOKE_SAE_TYPES)
     elif arg:
         raise ValueError(f"unknown config argument {arg!r}; use 'all', 'smoke' or nothing")
     return config

@@ -20,7 +20,7 @@ gives input_dim = n at n = 50, where several c coincide).
 ``:smoke`` runs a 2 x 2 grid in seconds.
 """
 
-from sparsecomp.defaults import SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 
 def get_config(arg: str | None = None):
@@ -35,7 +35,7 @@ def get_config(arg: str | None = None):
         config.sweep.k = (3,)
         config.sweep.c = (1.0, 2.0)
         config.methods = ("fista_oracle", "dl_fista", "linear_probe") + per_sae(
-            "sae_{}", types=SMOKE_SAE_TYPES)
+            "sae_{}", types=SWEEP_SMOKE_SAE_TYPES)
     elif arg:
         raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     return config

@@ -18,7 +18,7 @@ at 100k samples dominate); ``--config.methods`` narrows it.
 ``:smoke`` runs two tiny points in seconds.
 """
 
-from sparsecomp.defaults import SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 ALL_METHODS = ("fista_oracle", "linear_probe") + per_sae("sae_{}") + ("dl_fista", "softplus_adam")
 
@@ -35,7 +35,7 @@ def get_config(arg: str | None = None):
         shrink_for_smoke(config)
         config.sweep.n_samples = (200, 400)
         config.methods = ("fista_oracle", "linear_probe") + per_sae(
-            "sae_{}", types=SMOKE_SAE_TYPES
+            "sae_{}", types=SWEEP_SMOKE_SAE_TYPES
         ) + ("dl_fista",)
     elif arg:
         raise ValueError(f"unknown config argument {arg!r}; use '10k', 'smoke' or nothing")

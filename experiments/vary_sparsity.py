@@ -15,7 +15,7 @@ at n = 1000); the oracle, probe and SAEs alone take about 20 minutes.
 ``:smoke`` runs two tiny points in seconds.
 """
 
-from sparsecomp.defaults import SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 
 def get_config(arg: str | None = None):
@@ -28,7 +28,7 @@ def get_config(arg: str | None = None):
         shrink_for_smoke(config)
         config.sweep.k = (2, 4)
         config.methods = ("fista_oracle", "linear_probe") + per_sae(
-            "sae_{}", types=SMOKE_SAE_TYPES) + ("dl_fista",)
+            "sae_{}", types=SWEEP_SMOKE_SAE_TYPES) + ("dl_fista",)
     elif arg:
         raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     return config

@@ -6,6 +6,7 @@ from sparsecomp import sae
 
 SAE_TYPES = ("relu", "topk", "jumprelu", "MP")  # as in the method names sae_<type>
 SMOKE_SAE_TYPES = ("relu", "MP")  # enough to exercise an encoder SAE and the encoder-free one
+SWEEP_SMOKE_SAE_TYPES = ("topk",)  # sweeps' smoke runs recompile per point: one SAE type
 
 
 def per_sae(*patterns: str, types: tuple[str, ...] = SAE_TYPES) -> tuple[str, ...]:
