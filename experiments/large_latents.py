@@ -15,9 +15,11 @@ are small; training cost grows with n).
 
 Expected headline (paper, mcc_ood): ``fista_oracle`` >= 0.98 at every n;
 ``linear_probe`` falls towards 0.
-Expected runtime on the 2-core CPU (estimated from FISTA's measured cost,
-1.85 s per 5000 samples x 1000 atoms x 100 iterations, linear in n): about
-20 minutes for n = 100,000 with three seeds, 35 minutes in all.
+Expected runtime on the 2-core CPU (estimated, not yet run end to end): FISTA
+costs 1.85 s per 5000 samples x 1000 atoms x 100 iterations, linear in n, so
+about 20 minutes at n = 100,000 for three seeds; the metrics' sparse
+matching adds about 3 minutes per latent MCC at n = 50,000 (measured with
+``benchmarks/bench_metrics_large.py``), i.e. tens of minutes more.
 
 ``:smoke`` runs two tiny points in seconds.
 """
