@@ -21,19 +21,10 @@ Expected runtime on the 2-core CPU at n in (100, 1000): about 5 minutes.
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.defaults import per_sae_experiment
 
 PATTERNS = ("sae_{}", "frozen_{}", "renormed_{}", "oracle_norms_{}")
 
 
 def get_config(arg: str | None = None):
-    config = base_config()
-    config.sweep.num_latents = (50, 100, 500, 1000, 5000)
-    config.methods = per_sae(*PATTERNS) + ("fista_oracle",)
-    if arg == "smoke":
-        shrink_for_smoke(config)
-        config.sweep.num_latents = (20,)
-        config.methods = per_sae(*PATTERNS, types=SMOKE_SAE_TYPES) + ("fista_oracle",)
-    elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
-    return config
+    return per_sae_experiment(arg, PATTERNS, after=("fista_oracle",))

@@ -21,21 +21,12 @@ by Softplus-Adam (50k full-batch steps per seed) and DL-FISTA at n=1000.
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.defaults import per_sae_experiment
 
 OTHERS = ("fista_oracle", "dl_fista", "softplus_adam")
 
 
 def get_config(arg: str | None = None):
-    config = base_config()
-    config.sweep.num_latents = (50, 100, 500, 1000, 5000)
-    config.methods = ("linear_probe",) + per_sae("sae_{}", "fista+{}", "refined_{}") + OTHERS
-    if arg == "smoke":
-        shrink_for_smoke(config)
-        config.sweep.num_latents = (20,)
-        config.methods = ("linear_probe",) + per_sae(
-            "sae_{}", "fista+{}", "refined_{}", types=SMOKE_SAE_TYPES
-        ) + OTHERS
-    elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
-    return config
+    return per_sae_experiment(
+        arg, ("sae_{}", "fista+{}", "refined_{}"), before=("linear_probe",), after=OTHERS
+    )

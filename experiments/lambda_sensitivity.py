@@ -17,22 +17,12 @@ Expected runtime on the 2-core CPU at n in (100, 1000): about 5 minutes.
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.defaults import per_sae_experiment
 
 LAMS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
 def get_config(arg: str | None = None):
-    config = base_config()
-    config.sweep.num_latents = (50, 100, 500, 1000, 5000)
-    config.methods = per_sae("sae_{}", "frozen_{}") + ("fista_oracle",)
-    config.fista.lam_sweep = LAMS
-    if arg == "smoke":
-        shrink_for_smoke(config)
-        config.sweep.num_latents = (20,)
-        config.methods = per_sae("sae_{}", "frozen_{}", types=SMOKE_SAE_TYPES)
-        config.methods += ("fista_oracle",)
-        config.fista.lam_sweep = (0.01, 0.1, 1.0)
-    elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+    config = per_sae_experiment(arg, ("sae_{}", "frozen_{}"), after=("fista_oracle",))
+    config.fista.lam_sweep = (0.01, 0.1, 1.0) if arg == "smoke" else LAMS
     return config

@@ -18,19 +18,11 @@ Expected runtime on the 2-core CPU at n in (100, 1000): about 25 minutes.
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.defaults import per_sae_experiment
 
 
 def get_config(arg: str | None = None):
-    config = base_config()
-    config.sweep.num_latents = (50, 100, 500, 1000, 5000)
-    config.methods = per_sae("sae_{}") + ("dl_fista",)
+    config = per_sae_experiment(arg, ("sae_{}",), after=("dl_fista",))
     config.sae.log_dictionary = True
     config.dl_fista.log_dictionary = True
-    if arg == "smoke":
-        shrink_for_smoke(config)
-        config.sweep.num_latents = (20,)
-        config.methods = per_sae("sae_{}", types=SMOKE_SAE_TYPES) + ("dl_fista",)
-    elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     return config

@@ -20,18 +20,11 @@ DL-FISTA runs per seed); n=1000 takes hours.
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.defaults import per_sae_experiment
 
 
 def get_config(arg: str | None = None):
-    config = base_config()
-    config.sweep.num_latents = (50, 100, 500, 1000)
-    config.methods = per_sae("warm_dl_{}", "cold_dl_{}") + ("fista_oracle",)
-    if arg == "smoke":
-        shrink_for_smoke(config)
-        config.sweep.num_latents = (20,)
-        config.methods = per_sae("warm_dl_{}", "cold_dl_{}", types=SMOKE_SAE_TYPES)
-        config.methods += ("fista_oracle",)
-    elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
-    return config
+    return per_sae_experiment(
+        arg, ("warm_dl_{}", "cold_dl_{}"), after=("fista_oracle",),
+        num_latents=(50, 100, 500, 1000),
+    )

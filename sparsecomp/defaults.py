@@ -35,6 +35,36 @@ def shrink_for_smoke(config: config_dict.ConfigDict) -> config_dict.ConfigDict:
     return config
 
 
+def per_sae_experiment(
+    arg: str | None,
+    patterns: tuple[str, ...],
+    *,
+    before: tuple[str, ...] = (),
+    after: tuple[str, ...] = (),
+    num_latents: tuple[int, ...] = (50, 100, 500, 1000, 5000),
+) -> config_dict.ConfigDict:
+    """The config of an experiment run once per SAE type (protocol section 5).
+
+    Methods are ``before + per_sae(*patterns) + after`` over ``num_latents``;
+    ``arg == "smoke"`` shrinks it (``shrink_for_smoke``, one point at n = 20,
+    ``SMOKE_SAE_TYPES``).
+
+    Raises:
+      ValueError: for any other non-empty ``arg``.
+    """
+    config = base_config()
+    config.sweep.num_latents = num_latents
+    types = SAE_TYPES
+    if arg == "smoke":
+        shrink_for_smoke(config)
+        config.sweep.num_latents = (20,)
+        types = SMOKE_SAE_TYPES
+    elif arg:
+        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+    config.methods = before + per_sae(*patterns, types=types) + after
+    return config
+
+
 def base_config() -> config_dict.ConfigDict:
     """The study's data sizes and method hyper-parameters; experiments edit it."""
     config = config_dict.ConfigDict()

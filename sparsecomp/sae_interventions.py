@@ -50,24 +50,18 @@ class TrainedSAE:
     def __init__(self, config, spec, kind: str, params, data):
         model = sae.make_model(config.sae, spec, kind)
         variables = {"params": params}
-        codes = sae.map_rows(
-            lambda y: model.apply(variables, y, method=model.encode),
-            jnp.concatenate([data.y_val, data.y_ood]),
-        )
-        self.codes_val, self.codes_ood = jnp.split(codes, [data.y_val.shape[0]])
+        y = jnp.concatenate([data.y_val, data.y_ood])
+        # [n_val + n_ood, width]: the SAE's codes of the val rows, then the OOD rows.
+        self.codes = sae.map_rows(lambda x: model.apply(variables, x, method=model.encode), y)
         self.decoder = model.apply(variables, method=model.decoder)  # [m, width]
         self.raw_decoder = params["W_d"]  # [m, width]
         self.bias = params["b_d"]  # [m]
-        self.y = jnp.concatenate([data.y_val, data.y_ood]) - self.bias  # shifted input
+        self.y = y - self.bias  # shifted input
         self.n_val = data.y_val.shape[0]
 
     def split(self, codes):
         """(val, OOD) halves of codes of ``self.y`` (rows or leading variant axis)."""
         return codes[..., : self.n_val, :], codes[..., self.n_val :, :]
-
-    @property
-    def codes(self):
-        return jnp.concatenate([self.codes_val, self.codes_ood])
 
 
 def _solve_over_lams(y, dictionary, lams, *, n_iter, z_init=None):
