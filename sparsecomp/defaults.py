@@ -83,6 +83,9 @@ def base_config() -> config_dict.ConfigDict:
     config.seeds = (0, 1, 2)
     # Local devices the seed axis is sharded over: 0 = all, 1 = no sharding.
     config.devices = 0
+    # Methods of a sweep point that run at the same time, each in a thread
+    # (about 2x on a 2-core CPU; 1 = one after another, the least memory).
+    config.concurrent_methods = 2
     config.methods = ("fista_oracle", "linear_probe")
     # lam_sweep: when non-empty, FISTA-based methods that support it (the
     # oracle and the frozen-decoder methods) emit one row per lambda, vmapped.

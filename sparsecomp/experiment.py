@@ -74,6 +74,21 @@ def _validate_methods(methods) -> None:
         get_method(name)
 
 
+def concurrent_methods(config: ml_collections.ConfigDict) -> int:
+    """``config.concurrent_methods`` (default 2), validated.
+
+    Raises:
+      ConfigError: unless it is an int >= 1.
+    """
+    value = config.get("concurrent_methods", 2)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"concurrent_methods={value!r} is invalid: it must be an int >= 1 (methods of a "
+            "sweep point run at the same time; 1 runs them one after another)"
+        )
+    return value
+
+
 def point_tags(spec: DataSpec) -> dict:
     """The row tags of a sweep point, named as in the reference results."""
     tags = {

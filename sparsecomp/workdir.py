@@ -19,18 +19,25 @@ from sparsecomp.errors import ConfigError
 RESULTS_FILE = "results.jsonl"
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
+# Fields that say how a run executes, not what it computes: a run may resume
+# with other values (e.g. on a machine with more devices).
+EXECUTION_FIELDS = ("devices", "concurrent_methods")
 
 
 def claim_workdir(workdir: Path, config_json: str) -> None:
     """Creates ``workdir`` with ``config.json``, or checks the existing one.
+
+    ``EXECUTION_FIELDS`` are left out of the check.
 
     Raises:
       ConfigError: when the workdir holds a run of a different config.
     """
     path = workdir / CONFIG_FILE
     if path.exists():
-        saved = json.loads(path.read_text())
-        new = json.loads(config_json)
+        saved, new = (
+            {key: value for key, value in json.loads(text).items() if key not in EXECUTION_FIELDS}
+            for text in (path.read_text(), config_json)
+        )
         if saved != new:
             changed = sorted(_differing_fields(saved, new))
             raise ConfigError(

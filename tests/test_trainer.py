@@ -114,6 +114,43 @@ def test_incomplete_group_is_recomputed(finished_run, tmp_path):
     assert _without_timing(_rows(tmp_path)) == _without_timing(_rows(finished_run))
 
 
+def test_one_method_at_a_time_gives_the_same_rows_in_the_same_order(finished_run, tmp_path):
+    config = tiny_config()
+    config.concurrent_methods = 1
+    rows = sparsecomp.train_and_evaluate(config, tmp_path)
+    def untimed(rows):
+        return [{k: v for k, v in row.items() if k not in TIMING_FIELDS} for row in rows]
+
+    assert untimed(rows) == untimed(_rows(finished_run))
+    # How a run executes is not part of what it computes: resuming with
+    # another concurrency (or device count) is allowed.
+    config.concurrent_methods, config.devices = 2, 1
+    assert sparsecomp.train_and_evaluate(config, tmp_path) == rows
+
+
+def test_a_failing_method_stops_its_dependants_without_hanging(tmp_path):
+    @sparsecomp.register_method("test_failing")
+    def make_failing(config, spec):
+        def run(key, data):
+            raise ValueError("test_failing broke")
+
+        return run
+
+    @sparsecomp.register_method("test_dependant", requires=("test_failing",))
+    def make_dependant(config, spec):
+        def run(key, data, inputs):
+            return sparsecomp.MethodOutput(codes_val=data.z_val, codes_ood=data.z_ood)
+
+        return run
+
+    config = tiny_config()
+    config.sweep.num_latents = (16,)
+    config.methods = ("test_failing", "test_dependant", "fista_oracle")
+    with pytest.raises(ValueError, match="test_failing broke"):
+        sparsecomp.train_and_evaluate(config, tmp_path)
+    assert not (tmp_path / RESULTS_FILE).exists() or not _rows(tmp_path)
+
+
 def test_workdir_with_another_config_is_refused(finished_run):
     config = tiny_config()
     config.fista.lam = 0.2
@@ -127,6 +164,7 @@ def test_workdir_with_another_config_is_refused(finished_run):
         ("--config.data.k=40", "k=40"),
         ("--config.methods=('fista_oracle','no_such_method')", "no_such_method"),
         ("--config.seeds=()", "seeds"),
+        ("--config.concurrent_methods=0", "concurrent_methods=0"),
     ],
 )
 def test_cli_refuses_invalid_configs_without_traceback(tmp_path, override, message):
