@@ -31,6 +31,9 @@ def get_config(arg: str | None = None):
     config = base_config()
     config.sweep.num_latents = (1000, 10000, 50000, 100000)
     config.methods = ("fista_oracle", "linear_probe")
+    # One method at a time: at n = 100,000 a method's codes alone are
+    # 3 seeds x 5000 x 100,000 float32 = 6 GB.
+    config.concurrent_methods = 1
     if arg == "all":
         config.sweep.num_latents = (1000, 10000)
         config.methods += per_sae("sae_{}", "fista+{}", "refined_{}")

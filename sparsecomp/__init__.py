@@ -5,7 +5,9 @@ Public API (everything a notebook needs)::
     spec = sparsecomp.make_spec(num_latents=100, k=10, n_samples=5000)
     data = sparsecomp.make_datasets(keys, spec)  # keys: [seeds] PRNG keys
     codes = sparsecomp.fista(y, D, lam=0.1)
-    sparsecomp.train_and_evaluate(config, workdir)
+    mcc = sparsecomp.latent_mcc(z_true, codes, ood=True)
+    rows = sparsecomp.train_and_evaluate(config, workdir)
+    print(sparsecomp.summarise(rows))
 
 Importing the package registers the built-in methods.
 """
@@ -27,8 +29,12 @@ from sparsecomp.data import (
     make_spec,
 )
 from sparsecomp.errors import ConfigError
+from sparsecomp.evaluation import evaluate
 from sparsecomp.methods import MethodOutput, get_method, register_method, registered_methods
+from sparsecomp.metrics import dictionary_match, latent_mcc
+from sparsecomp.sae_interventions import TrainedSAE
 from sparsecomp.solvers import fista, ista
+from sparsecomp.tables import summarise
 from sparsecomp.trainer import train_and_evaluate
 
 __all__ = [
@@ -36,14 +42,19 @@ __all__ = [
     "DataSpec",
     "Dataset",
     "MethodOutput",
+    "TrainedSAE",
     "default_input_dim",
+    "dictionary_match",
+    "evaluate",
     "fista",
     "get_method",
     "ista",
+    "latent_mcc",
     "make_dataset",
     "make_datasets",
     "make_spec",
     "register_method",
     "registered_methods",
+    "summarise",
     "train_and_evaluate",
 ]
