@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from sparsecomp.lapack import solve_positive_definite
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.solvers import fista
 
@@ -64,7 +65,7 @@ def least_squares_dictionary(
     """
     width = codes.shape[1]
     gram = codes.T @ codes + ridge * jnp.eye(width, dtype=codes.dtype)
-    return jax.scipy.linalg.solve(gram, codes.T @ y, assume_a="pos").T
+    return solve_positive_definite(gram, codes.T @ y).T
 
 
 def normalise_columns(dictionary: jax.Array, previous: jax.Array) -> jax.Array:

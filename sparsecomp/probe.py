@@ -15,6 +15,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from sparsecomp.lapack import thin_svd
 from sparsecomp.methods import MethodOutput, register_method
 
 DEFAULT_ALPHAS = (1e-6, 1e-4, 1e-2, 1.0, 10.0)
@@ -60,7 +61,7 @@ def fit_ridge_loo(
       scikit-learn ``RidgeCV``.
     """
     alphas = jnp.asarray(alphas, jnp.float32)
-    u, s, vt = jnp.linalg.svd(y_train, full_matrices=False)
+    u, s, vt = thin_svd(y_train)
     u_z = jnp.matmul(u.T, z_train, precision=_HIGHEST)  # [r, num_latents]
     # The part of z outside the column space of y (no alpha can fit it) and each
     # sample's mass outside that space. Both are exactly 0 when u is square

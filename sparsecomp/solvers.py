@@ -23,6 +23,8 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from sparsecomp.lapack import largest_eigenvalue
+
 # On CPU, solve blocks of about this many code entries (2 MiB of float32 per
 # iterate), so the iterates stay in cache: ~1.2x faster at width 1000-5000.
 CPU_BLOCK_ENTRIES = 2**19
@@ -80,23 +82,7 @@ def lipschitz_constant(dictionary: jax.Array) -> jax.Array:
     Returns:
       [] float32, the largest eigenvalue of ``D D^T``.
     """
-    return _largest_eigenvalue(dictionary @ dictionary.T)
-
-
-@jax.custom_batching.custom_vmap
-def _largest_eigenvalue(matrix: jax.Array) -> jax.Array:
-    """The largest eigenvalue of a symmetric [m, m] float32 matrix ([] float32)."""
-    return jnp.linalg.eigvalsh(matrix)[-1]
-
-
-@_largest_eigenvalue.def_vmap
-def _largest_eigenvalue_batched(axis_size, in_batched, matrices):
-    # One LAPACK call per matrix, not one batched call: jaxlib's batched
-    # eigendecomposition fans its batch out over the CPU client's thread pool
-    # and waits for it, which deadlocks when several devices (or threads) run
-    # it at once and hold every pool thread (seen with 4 simulated devices).
-    del axis_size, in_batched
-    return jax.lax.map(_largest_eigenvalue, matrices), True
+    return largest_eigenvalue(dictionary @ dictionary.T)
 
 
 def make_problem(
