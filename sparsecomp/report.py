@@ -103,6 +103,11 @@ def load_workdir(workdir: Path) -> tuple[dict, list[dict], list[dict]]:
             wd.read_lines(workdir / wd.METRICS_FILE))
 
 
+def load_runs(workdir: Path) -> list[dict]:
+    """The trainer invocations logged in ``runs.jsonl`` (absent: empty)."""
+    return wd.read_lines(workdir / wd.RUNS_FILE)
+
+
 def load_reference(paths) -> tuple[list[dict], list[str]]:
     """Rows of the reference JSON files, normalised, and notes on what was skipped.
 
@@ -563,7 +568,7 @@ def render_tables(groups: dict, ref_groups: dict | None = None, matches: dict | 
     return "\n\n".join(sections) + "\n"
 
 
-def render_report(*, title: str, config: dict, rows: list[dict], groups: dict,
+def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, runs=(),
                   ref_groups: dict | None = None, matches: dict | None = None,
                   diffs: list[Difference] | None = None, reference_files=(),
                   figure_stems=(), notes=(), threshold: float = THRESHOLD) -> str:
@@ -583,6 +588,11 @@ def render_report(*, title: str, config: dict, rows: list[dict], groups: dict,
             f"- methods: {', '.join(f'`{m}`' for m in methods)}",
             f"- rows: {len(rows)}; total wall time {wall:.1f} s over {n_groups} (point, method) "
             "groups (one compiled call per group, all seeds, compilation included)"]
+    if runs:
+        setups = sorted({f"{r['backend']}, {r['devices']} device(s), {r['concurrent_methods']} "
+                         "method(s) at a time" for r in runs})
+        out.append(f"- run time: {sum(r['wall_s'] for r in runs):.1f} s of wall clock over "
+                   f"{len(runs)} trainer invocation(s) ({'; '.join(setups)})")
     if reference_files:
         out.append("- reference: " + ", ".join(f"`{Path(f).name}`" for f in reference_files))
     bad = [(k, s) for k, s in groups.items() if s.nonfinite_seeds]
@@ -662,6 +672,7 @@ def main(argv=None) -> int:
     stems = write_figures(args.workdir / FIGURES_DIR, config, groups,
                           aggregate_curves(curve_rows), ref_groups, matches)
     text = render_report(title=args.workdir.resolve().name, config=config, rows=rows,
+                         runs=load_runs(args.workdir),
                          groups=groups, ref_groups=ref_groups, matches=matches, diffs=diffs,
                          reference_files=args.reference, figure_stems=stems, notes=notes,
                          threshold=args.threshold)

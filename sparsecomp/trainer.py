@@ -21,6 +21,8 @@ import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -101,50 +103,76 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
           f"{total} (point, method) groups to run", flush=True)
     compiled: dict = {}
     start, done = time.perf_counter(), 0
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for index, (spec, todo) in enumerate(pending):
-            data = layout.place(make_datasets(seed_keys, spec))
-            committed = {name: threading.Event() for name in todo}
-            aborted = threading.Event()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    completed = False
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for index, (spec, todo) in enumerate(pending):
+                data = layout.place(make_datasets(seed_keys, spec))
 
-            def work(name, spec=spec, data=data, committed=committed, aborted=aborted):
-                # A requirement is committed (its checkpoint written) before
-                # its dependants are prepared; requirements come first in
-                # ``todo`` and the pool starts work in submission order, so the
-                # wait cannot deadlock.
-                for requirement in method_info(name).requires:
-                    if requirement in committed:
-                        committed[requirement].wait()
-                if aborted.is_set():
-                    raise RuntimeError(f"{name} not run: an earlier method of the point failed")
-                prepared = _prepare(config, spec, name, seed_keys, data, compiled, workdir,
-                                    layout)
-                return _run_and_evaluate(config, spec, name, seeds, data, prepared, layout)
+                def work(name, spec=spec, data=data):
+                    prepared = _prepare(config, spec, name, seed_keys, data, compiled, workdir,
+                                        layout)
+                    return _run_and_evaluate(config, spec, name, seeds, data, prepared, layout)
 
-            futures = {name: pool.submit(work, name) for name in todo}
-            summaries = []
-            try:
-                for name in todo:
-                    new_rows, summary = _commit(futures[name].result(), workdir)
-                    committed[name].set()
-                    rows.extend(new_rows)
-                    summaries.append(summary)
-                    done += 1
-                    print(f"  {point_name(spec)} {summary}", flush=True)
-            except BaseException:
-                aborted.set()
-                for event in committed.values():
-                    event.set()
-                for future in futures.values():
-                    future.cancel()
-                raise
-            (workdir / RESULTS_TABLE).write_text(summarise(rows))
-            elapsed = time.perf_counter() - start
-            eta = elapsed / done * (total - done)
-            print(f"[{index + 1}/{len(pending)}] {point_name(spec)} | " + " | ".join(summaries)
-                  + f" | elapsed {elapsed:.1f}s, ETA {eta:.1f}s", flush=True)
+                summaries = []
+                # closing(): an error while committing also releases the waiting methods.
+                with closing(_in_order(pool, work, todo)) as results:
+                    for finished in results:
+                        new_rows, summary = _commit(finished, workdir)
+                        rows.extend(new_rows)
+                        summaries.append(summary)
+                        done += 1
+                        print(f"  {point_name(spec)} {summary}", flush=True)
+                (workdir / RESULTS_TABLE).write_text(summarise(rows))
+                elapsed = time.perf_counter() - start
+                eta = elapsed / done * (total - done)
+                print(f"[{index + 1}/{len(pending)}] {point_name(spec)} | " + " | ".join(summaries)
+                      + f" | elapsed {elapsed:.1f}s, ETA {eta:.1f}s", flush=True)
+        completed = True
+    finally:
+        if pending:
+            wd.append_lines(workdir / wd.RUNS_FILE, [{
+                "started": started_at, "wall_s": round(time.perf_counter() - start, 1),
+                "groups": done, "completed": completed, "devices": layout.num_devices,
+                "backend": jax.default_backend(), "concurrent_methods": workers,
+            }])
     (workdir / RESULTS_TABLE).write_text(summarise(rows))
     return rows
+
+
+def _in_order(pool: ThreadPoolExecutor, work, names: list[str]):
+    """Runs ``work(name)`` for every name on ``pool``; yields the results in order.
+
+    A method waits for the methods it requires (earlier in ``names``) to be
+    committed, i.e. for the caller to come back for the next result after
+    receiving theirs, so their checkpoints exist when it restores them. The
+    pool starts work in submission order, so the wait cannot deadlock. When a
+    method fails, the methods still waiting are released and fail fast.
+    """
+    committed = {name: threading.Event() for name in names}
+    aborted = threading.Event()
+
+    def after_requirements(name):
+        for requirement in method_info(name).requires:
+            if requirement in committed:
+                committed[requirement].wait()
+        if aborted.is_set():
+            raise RuntimeError(f"{name} not run: an earlier method of the point failed")
+        return work(name)
+
+    futures = {name: pool.submit(after_requirements, name) for name in names}
+    try:
+        for name in names:
+            yield futures[name].result()
+            committed[name].set()
+    except BaseException:
+        aborted.set()
+        for event in committed.values():
+            event.set()
+        for future in futures.values():
+            future.cancel()
+        raise
 
 
 class _Prepared(NamedTuple):

@@ -6,6 +6,8 @@
   ``fsync``, so a kill at any moment leaves at worst a torn last line, which
   ``load_rows`` drops together with any incomplete group.
 * ``metrics.jsonl``: training curves, one object per logged step.
+* ``runs.jsonl``: one object per trainer invocation (start time, wall seconds,
+  groups run, whether it finished, devices and concurrency).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sparsecomp.errors import ConfigError
 
 RESULTS_FILE = "results.jsonl"
 METRICS_FILE = "metrics.jsonl"
+RUNS_FILE = "runs.jsonl"
 CONFIG_FILE = "config.json"
 # Fields that say how a run executes, not what it computes: a run may resume
 # with other values (e.g. on a machine with more devices).

@@ -202,6 +202,10 @@ def _write_workdir(path):
 def test_main_writes_report_and_figures(tmp_path, capsys):
     workdir = tmp_path / "run"
     _write_workdir(workdir)
+    runs = [{"started": "2026-11-28T10:00:00+00:00", "wall_s": wall_s, "groups": 3,
+             "completed": done, "devices": 1, "backend": "cpu", "concurrent_methods": 2}
+            for wall_s, done in ((30.5, False), (12.0, True))]
+    (workdir / "runs.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
     assert report.main([str(workdir), "--reference", str(_reference_file(tmp_path))]) == 0
     text = (workdir / "report.md").read_text()
     figdir = workdir / "figures"
@@ -214,6 +218,8 @@ def test_main_writes_report_and_figures(tmp_path, capsys):
     assert "- **`sae_relu`** at num_latents=100" in text  # 0.405 vs 0.8
     assert "seeds 2 (excluded from means)" in text
     assert "total wall time 12.0 s over 6 (point, method) groups" in text
+    assert ("run time: 42.5 s of wall clock over 2 trainer invocation(s) "
+            "(cpu, 1 device(s), 2 method(s) at a time)") in text
     assert "rows without `method`" in text
     assert "wrote" in capsys.readouterr().out
     import matplotlib.pyplot as plt

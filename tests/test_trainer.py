@@ -82,6 +82,10 @@ def test_rerun_on_a_finished_workdir_adds_nothing(finished_run):
     before = _rows(finished_run)
     sparsecomp.train_and_evaluate(tiny_config(), finished_run)
     assert _rows(finished_run) == before
+    # runs.jsonl logs the invocation that ran groups, not the one with nothing to do.
+    (run,) = [json.loads(line) for line in (finished_run / "runs.jsonl").read_text().splitlines()]
+    assert run["completed"] and run["groups"] == 4 and run["wall_s"] > 0
+    assert (run["devices"], run["concurrent_methods"]) == (1, 2)
 
 
 def test_resume_after_interruption_equals_uninterrupted(finished_run, tmp_path, monkeypatch):
