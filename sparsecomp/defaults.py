@@ -3,6 +3,7 @@
 from ml_collections import config_dict
 
 from sparsecomp import sae
+from sparsecomp.experiment import DEFAULT_CONCURRENT_METHODS
 
 SAE_TYPES = ("relu", "topk", "jumprelu", "MP")  # as in the method names sae_<type>
 SMOKE_SAE_TYPES = ("relu", "MP")  # enough to exercise an encoder SAE and the encoder-free one
@@ -85,7 +86,7 @@ def base_config() -> config_dict.ConfigDict:
     config.devices = 0
     # Methods of a sweep point that run at the same time, each in a thread
     # (about 2x on a 2-core CPU; 1 = one after another, the least memory).
-    config.concurrent_methods = 2
+    config.concurrent_methods = DEFAULT_CONCURRENT_METHODS
     config.methods = ("fista_oracle", "linear_probe")
     # lam_sweep: when non-empty, FISTA-based methods that support it (the
     # oracle and the frozen-decoder methods) emit one row per lambda, vmapped.

@@ -20,6 +20,8 @@ from sparsecomp.errors import ConfigError
 from sparsecomp.methods import get_method
 
 DATA_FIELDS = ("num_latents", "k", "n_samples", "input_dim", "c", "noise")
+# Methods of a sweep point run at the same time when a config does not say.
+DEFAULT_CONCURRENT_METHODS = 2
 
 
 def sweep_points(config: ml_collections.ConfigDict) -> list[DataSpec]:
@@ -75,12 +77,12 @@ def _validate_methods(methods) -> None:
 
 
 def concurrent_methods(config: ml_collections.ConfigDict) -> int:
-    """``config.concurrent_methods`` (default 2), validated.
+    """``config.concurrent_methods`` (default ``DEFAULT_CONCURRENT_METHODS``), validated.
 
     Raises:
       ConfigError: unless it is an int >= 1.
     """
-    value = config.get("concurrent_methods", 2)
+    value = config.get("concurrent_methods", DEFAULT_CONCURRENT_METHODS)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(
             f"concurrent_methods={value!r} is invalid: it must be an int >= 1 (methods of a "

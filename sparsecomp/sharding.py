@@ -6,11 +6,13 @@ one-dimensional ``Mesh`` of local devices (``NamedSharding(mesh, P("seed"))``)
 and maps a per-seed ``run`` over it with ``jax.shard_map(jax.vmap(run))``:
 every device runs the single-device program on its own slice of seeds, with
 no change to the method code. (Letting ``jit`` partition ``vmap(run)`` by the
-input shardings instead gives an SPMD program whose rounding differs from the
-single-device one in the last bit, which 500 SAE epochs amplify to ~0.02
-mcc_ood; per-device ``vmap`` over fewer seeds is bitwise the same program.) A seed count that does
-not divide the device count is padded by repeating the last seed; the padding
-is dropped before anything is evaluated or saved.
+input shardings instead gives an SPMD program that rounds differently from
+the single-device one.) On XLA:CPU, single-device programs also use YNNPACK
+fusions that multi-device ones do not, so the last bit can still differ and
+500 SAE epochs amplify it (up to 0.06 mcc_ood); with
+``--xla_cpu_experimental_ynn_fusion_type=`` the programs are bitwise equal. A
+seed count that does not divide the device count is padded by repeating the
+last seed; the padding is dropped before anything is evaluated or saved.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The one trainer: a config goes in; rows, curves and checkpoints come out.
 
 For each sweep point the trainer draws the data of all seeds at once, runs
-each configured method as one compiled ``jit(vmap(run))`` call over the seed
-axis, evaluates every seed, then commits the (point, method) group: checkpoint,
+each configured method as one compiled call over the seed axis
+(``jit(vmap(run))``, sharded over devices by ``sparsecomp.sharding``),
+evaluates every seed, then commits the (point, method) group: checkpoint,
 curves, and finally the rows (see ``sparsecomp.workdir`` for why that order
 makes any interruption resumable).
 
@@ -109,11 +110,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for index, (spec, todo) in enumerate(pending):
                 data = layout.place(make_datasets(seed_keys, spec))
+                host_data = layout.unpad(jax.device_get(data))  # once per point, for metrics
 
-                def work(name, spec=spec, data=data):
+                def work(name, spec=spec, data=data, host_data=host_data):
                     prepared = _prepare(config, spec, name, seed_keys, data, compiled, workdir,
                                         layout)
-                    return _run_and_evaluate(config, spec, name, seeds, data, prepared, layout)
+                    return _run_and_evaluate(config, spec, name, seeds, host_data, prepared,
+                                             layout)
 
                 summaries = []
                 # closing(): an error while committing also releases the waiting methods.
@@ -178,7 +181,7 @@ def _in_order(pool: ThreadPoolExecutor, work, names: list[str]):
 class _Prepared(NamedTuple):
     """A compiled method call of one point, ready to dispatch."""
 
-    executable: jax.stages.Compiled  # jit(vmap(run)) compiled for these arguments
+    executable: jax.stages.Compiled  # jit(layout.map_seeds(run)) for these arguments
     args: tuple  # (method keys, data[, inputs]), seed axis first, placed by the layout
     compile_s: float  # seconds spent compiling (0 when cached) and restoring inputs
 
@@ -224,9 +227,11 @@ def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workd
     return _Prepared(compiled[cache_key], args, time.perf_counter() - tic)
 
 
-def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, data, prepared: _Prepared,
+def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, host_data, prepared: _Prepared,
                       layout: SeedSharding) -> _Finished:
     """Runs one prepared method call and evaluates every seed; writes nothing.
+
+    ``host_data`` is the point's dataset on the host, padding seeds dropped.
 
     ``wall_s`` is the method's compilation (0 when cached) plus its run, wall
     clock; methods that run at the same time share the cores, so it is not a
@@ -235,7 +240,7 @@ def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, data, prepared: 
     started = time.perf_counter() - prepared.compile_s
     output = jax.block_until_ready(prepared.executable(*prepared.args))
     wall_s = time.perf_counter() - started
-    output, host_data = layout.unpad(jax.device_get((output, data)))
+    output = layout.unpad(jax.device_get(output))
 
     tags = {**point_tags(spec), "method": name}
     variants = method_variants(name, config)
