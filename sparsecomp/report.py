@@ -14,8 +14,9 @@ Reads ``WORKDIR/config.json``, ``results.jsonl`` and ``metrics.jsonl`` (see
   sweep point; methods without the tag are horizontal lines;
 * ``WORKDIR/figures/curve_<name>.png|pdf``: every training curve of
   ``metrics.jsonl`` against ``step``, one panel per sweep point;
-* ``WORKDIR/report.md``: sweep, seeds, methods, total wall time, then per sweep
-  point a table of the headline metrics with the reference mean and the
+* ``WORKDIR/report.md``: sweep, seeds, methods, total wall time, the
+  researcher's ``WORKDIR/notes.md`` if there is one (provenance, caveats), then
+  per sweep point a table of the headline metrics with the reference mean and the
   difference, differences above ``--threshold`` marked and listed at the top.
 
 Means and stds are over seeds (``np.std``, ddof 0, as in ``results.md``); rows
@@ -101,6 +102,12 @@ def load_workdir(workdir: Path) -> tuple[dict, list[dict], list[dict]]:
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
     return (config, wd.read_lines(workdir / wd.RESULTS_FILE),
             wd.read_lines(workdir / wd.METRICS_FILE))
+
+
+def load_notes(workdir: Path) -> str:
+    """The researcher's ``notes.md`` of the workdir, stripped (absent: empty)."""
+    path = workdir / wd.NOTES_FILE
+    return path.read_text(encoding="utf-8").strip() if path.exists() else ""
 
 
 def load_runs(workdir: Path) -> list[dict]:
@@ -571,8 +578,10 @@ def render_tables(groups: dict, ref_groups: dict | None = None, matches: dict | 
 def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, runs=(),
                   ref_groups: dict | None = None, matches: dict | None = None,
                   diffs: list[Difference] | None = None, reference_files=(),
-                  figure_stems=(), notes=(), threshold: float = THRESHOLD) -> str:
-    """The whole ``report.md``: header, marked differences, figures, tables, notes."""
+                  figure_stems=(), notes=(), workdir_notes: str = "",
+                  threshold: float = THRESHOLD) -> str:
+    """The whole ``report.md``: header, workdir notes, marked differences, figures,
+    tables, reference notes."""
     seeds = config.get("seeds") or sorted({row.get("seed") for row in rows})
     methods = figures.method_order({row["method"] for row in rows})
     wall, n_groups = total_wall_s(rows)
@@ -595,6 +604,8 @@ def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, r
                    f"{len(runs)} trainer invocation(s) ({'; '.join(setups)})")
     if reference_files:
         out.append("- reference: " + ", ".join(f"`{Path(f).name}`" for f in reference_files))
+    if workdir_notes:
+        out += ["", f"## Notes on this workdir (`{wd.NOTES_FILE}`)", "", workdir_notes]
     bad = [(k, s) for k, s in groups.items() if s.nonfinite_seeds]
     out += ["", "## Non-finite seeds", ""]
     out += ([f"- `{k.method}` at {_point_label(k.point)}"
@@ -672,7 +683,7 @@ def main(argv=None) -> int:
     stems = write_figures(args.workdir / FIGURES_DIR, config, groups,
                           aggregate_curves(curve_rows), ref_groups, matches)
     text = render_report(title=args.workdir.resolve().name, config=config, rows=rows,
-                         runs=load_runs(args.workdir),
+                         runs=load_runs(args.workdir), workdir_notes=load_notes(args.workdir),
                          groups=groups, ref_groups=ref_groups, matches=matches, diffs=diffs,
                          reference_files=args.reference, figure_stems=stems, notes=notes,
                          threshold=args.threshold)

@@ -22,6 +22,7 @@ RESULTS_FILE = "results.jsonl"
 METRICS_FILE = "metrics.jsonl"
 RUNS_FILE = "runs.jsonl"
 CONFIG_FILE = "config.json"
+NOTES_FILE = "notes.md"  # free text by the researcher; the report quotes it
 # Fields that say how a run executes, not what it computes: a run may resume
 # with other values (e.g. on a machine with more devices).
 EXECUTION_FIELDS = ("devices", "concurrent_methods")

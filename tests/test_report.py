@@ -206,6 +206,7 @@ def test_main_writes_report_and_figures(tmp_path, capsys):
              "completed": done, "devices": 1, "backend": "cpu", "concurrent_methods": 2}
             for wall_s, done in ((30.5, False), (12.0, True))]
     (workdir / "runs.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
+    (workdir / "notes.md").write_text("Rows of `dl_fista` copied from another workdir.\n")
     assert report.main([str(workdir), "--reference", str(_reference_file(tmp_path))]) == 0
     text = (workdir / "report.md").read_text()
     figdir = workdir / "figures"
@@ -221,6 +222,8 @@ def test_main_writes_report_and_figures(tmp_path, capsys):
     assert ("run time: 42.5 s of wall clock over 2 trainer invocation(s) "
             "(cpu, 1 device(s), 2 method(s) at a time)") in text
     assert "rows without `method`" in text
+    assert ("## Notes on this workdir (`notes.md`)\n\nRows of `dl_fista` copied from another "
+            "workdir.\n\n## Non-finite seeds") in text
     assert "wrote" in capsys.readouterr().out
     import matplotlib.pyplot as plt
 
