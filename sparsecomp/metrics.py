@@ -47,6 +47,10 @@ _CLOSE_COSINE = 0.9
 EXACT_MAX_WIDTH = 4096
 # Partners kept per column of the narrower side on the sparse path.
 CANDIDATES = 64
+# On the sparse path, latents and codes with at most this fraction of non-zero
+# entries find their candidates from co-occurrences (O(nnz), exact) rather
+# than from the blocked N x p x q correlation products.
+SPARSE_DENSITY = 0.05
 
 
 def _use_exact(exact: bool | None, width: int) -> bool:
@@ -88,6 +92,9 @@ def _unit_centred_columns(x: jax.Array) -> jax.Array:
     return jnp.where(norm > 0, centred / jnp.where(norm > 0, norm, 1.0), 0.0)
 
 
+_unit_centred_columns_jit = jax.jit(_unit_centred_columns)
+
+
 @jax.jit
 def _unit_centred_subset(x: jax.Array, columns: jax.Array) -> jax.Array:
     """``_unit_centred_columns(x[:, columns])``: [N, d], [c] int -> [N, c] float32."""
@@ -98,6 +105,11 @@ def _unit_centred_subset(x: jax.Array, columns: jax.Array) -> jax.Array:
 def _column_variance(x: jax.Array) -> jax.Array:
     """Population variance of every column. x: [N, d] -> [d] float32."""
     return jnp.mean(jnp.square(x - _column_centre(x)), axis=0)
+
+
+def _density(x: np.ndarray) -> float:
+    """Fraction of non-zero entries of x (any shape)."""
+    return np.count_nonzero(x) / max(x.size, 1)
 
 
 @jax.jit
@@ -180,6 +192,11 @@ def latent_mcc(
     down its list: with 32 candidates, partially recovered codes at n = 1000
     lost ~1e-5 of MCC; 64 (the default, at about the same cost) reached the
     optimum in every case we compared (raise ``candidates`` to check a result).
+    When latents and codes are both sparse (at most ``SPARSE_DENSITY`` of
+    their entries non-zero, as for a sparse solver's codes) and no padding is
+    needed, the candidates come from the co-occurrences of non-zero entries
+    (``matching.correlation_candidates``: the same candidates in O(nnz)
+    instead of O(N n^2); 11 s for the ID MCC at n = 100,000, N = 1250).
     Padding on the sparse path: codes narrower than the kept latents are padded
     with the same noise columns as on the dense path (an [N, missing] array,
     not n x n), so latents matched to noise count as they do there. Noise rows
@@ -247,14 +264,22 @@ def latent_matching(
         code_columns = np.asarray(top)
     width = max(kept.size, code_columns.size)
     if not _use_exact(exact, width):
-        codes_unit = _unit_centred_subset(codes, jnp.asarray(code_columns))
+        codes_unit = (_unit_centred_subset(codes, jnp.asarray(code_columns)) if ood
+                      else _unit_centred_columns_jit(codes))
         if code_columns.size < kept.size:
             # The dense path's noise columns: latents matched to them count there too.
             noise = _pad_with_noise(codes[:, :0], width - code_columns.size, pad_seed)
             codes_unit = jnp.concatenate([codes_unit, _unit_centred_columns(noise)], axis=1)
+        first = None
+        if code_columns.size >= kept.size:  # no noise padding: candidates may come
+            z_kept = np.asarray(z_true)[:, kept]  # from co-occurrences (on the host)
+            codes_kept = np.asarray(codes)[:, code_columns] if ood else np.asarray(codes)
+            if max(_density(z_kept), _density(codes_kept)) <= SPARSE_DENSITY:
+                first = matching.correlation_candidates(
+                    z_kept, codes_kept, min(candidates, code_columns.size))
         match = matching.max_abs_dot_matching(
-            _unit_centred_subset(z_true, jnp.asarray(kept)), codes_unit, candidates=candidates
-        )
+            _unit_centred_subset(z_true, jnp.asarray(kept)), codes_unit, candidates=candidates,
+            first_candidates=first)
         mcc = float(np.mean(match.weights, dtype=np.float64))
         real = match.cols < code_columns.size
         return LatentMatching(mcc, kept[match.rows[real]], code_columns[match.cols[real]])

@@ -94,6 +94,51 @@ def test_sparse_mcc_codes_wider_is_the_rectangular_optimum():
     assert dense.mcc - 1e-6 <= sparse.mcc <= dense.mcc + 0.01
 
 
+def _sparse_codes(rng, z, width, p_noise=0.02):
+    """Sparse non-negative codes: 80% of z's entries kept (permuted, rescaled)
+    in the first columns, sparse noise everywhere: [N, n] -> [N, width]."""
+    n_samples, n = z.shape
+    codes = rng.uniform(0, 1, (n_samples, width)) * (rng.random((n_samples, width)) < p_noise)
+    codes[:, :n] += 2.0 * z[:, rng.permutation(n)] * (rng.random((n_samples, n)) < 0.8)
+    return codes.astype(np.float32)
+
+
+def test_correlation_candidates_equal_the_blocked_products():
+    rng = np.random.default_rng(4)
+    z = _sparse_latents(rng, 400, 300, p_active=0.03)
+    z = z[:, z.std(axis=0) > 0]
+    codes = _sparse_codes(rng, z, 900)
+    values, index = matching.correlation_candidates(z, codes, 16)
+    unit = metrics._unit_centred_columns
+    want_values, want_index = matching._candidates(
+        unit(jnp.asarray(z)), unit(jnp.asarray(codes)), 16, matching.BLOCK_BYTES)
+    np.testing.assert_allclose(np.sort(values, axis=1), np.sort(want_values, axis=1), atol=1e-5)
+    np.testing.assert_array_equal(np.sort(index, axis=1), np.sort(want_index, axis=1))
+    assert all(np.unique(row).size == 16 for row in index)
+
+
+@pytest.mark.parametrize("ood", [False, True])
+def test_sparse_mcc_of_sparse_codes_uses_cooccurrences_with_the_same_result(ood, monkeypatch):
+    """Sparse latents and codes take their candidates from co-occurrences; the
+    matching is that of the blocked candidates (the same candidates), and the
+    MCC is within the sparse path's documented distance of the Hungarian one."""
+    calls = []
+    original = matching.correlation_candidates
+    monkeypatch.setattr(matching, "correlation_candidates",
+                        lambda *a, **kw: calls.append(1) or original(*a, **kw))
+    rng = np.random.default_rng(5)
+    z = _sparse_latents(rng, 600, 1000, p_active=0.02)
+    codes = _sparse_codes(rng, z, 1500)
+    cooccurrence = metrics.latent_matching(z, codes, ood=ood, exact=False)
+    assert calls == [1]
+    monkeypatch.setattr(metrics, "SPARSE_DENSITY", 0.0)
+    blocked = metrics.latent_matching(z, codes, ood=ood, exact=False)
+    assert calls == [1]
+    _assert_same_matching(blocked, cooccurrence)
+    dense = metrics.latent_matching(z, codes, ood=ood, exact=True)
+    np.testing.assert_allclose(cooccurrence.mcc, dense.mcc, atol=5e-5)
+
+
 def test_sparse_mcc_with_mostly_dead_codes_still_matches_every_latent():
     """Thousands of constant code columns tie at correlation 0: every latent's
     candidates beyond the live columns are the same few dead ones, so the
