@@ -11,6 +11,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from sparsecomp import distributed
 from sparsecomp.errors import ConfigError
 from sparsecomp.tables import summarise
 from sparsecomp.trainer import train_and_evaluate
@@ -24,11 +25,13 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO
+    distributed.initialize_from_environment()
     try:
         rows = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     except ConfigError as error:
         sys.exit(f"sparsecomp: invalid config: {error}")
-    print(summarise(rows))
+    if distributed.is_writer():
+        print(summarise(rows))
 
 
 if __name__ == "__main__":

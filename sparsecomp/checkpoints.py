@@ -13,6 +13,8 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
+from sparsecomp import distributed
+
 FINAL_STEP = 0
 
 
@@ -25,10 +27,13 @@ def save_params(directory: Path, params: Any) -> None:
     """Saves ``params`` (seed axis first) as the final step, replacing leftovers.
 
     A directory left by a run killed before its rows were written is removed
-    first, so a resumed run writes the same checkpoint as an uninterrupted one.
+    first (by process 0), so a resumed run writes the same checkpoint as an
+    uninterrupted one. In a multi-process run every process calls this with
+    the same ``params``; Orbax coordinates the save.
     """
-    if directory.exists():
+    if distributed.is_writer() and directory.exists():
         shutil.rmtree(directory)
+    distributed.barrier(f"sparsecomp:cleared:{directory}")
     options = ocp.CheckpointManagerOptions(create=True)
     with ocp.CheckpointManager(directory, options=options) as manager:
         manager.save(FINAL_STEP, args=ocp.args.StandardSave(params))

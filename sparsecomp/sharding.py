@@ -1,4 +1,4 @@
-"""The seed axis spread over local devices with ``jax.sharding``.
+"""The seed axis spread over devices with ``jax.sharding``.
 
 Every per-seed array the trainer builds (PRNG keys, datasets, restored
 parameters) has the seed axis first. ``SeedSharding`` places that axis over a
@@ -13,6 +13,10 @@ fusions that multi-device ones do not, so the last bit can still differ and
 ``--xla_cpu_experimental_ynn_fusion_type=`` the programs are bitwise equal. A
 seed count that does not divide the device count is padded by repeating the
 last seed; the padding is dropped before anything is evaluated or saved.
+
+In a multi-process run (``sparsecomp.distributed``) the mesh holds the
+devices of every process, so each process computes its own devices' seeds;
+``sparsecomp.distributed.fetch`` gathers the results.
 """
 
 from __future__ import annotations
@@ -31,28 +35,32 @@ SEED_AXIS = "seed"
 
 
 class SeedSharding:
-    """How ``num_seeds`` seeds are laid out over ``devices`` local devices."""
+    """How ``num_seeds`` seeds are laid out over ``devices`` devices."""
 
     def __init__(self, num_seeds: int, devices: int = 0):
         """Args:
         num_seeds: real seeds (>= 1).
-        devices: local devices to use; 0 means all of them.
+        devices: devices to use; 0 means all of them. In one process, the
+          first ``devices`` local devices; in a multi-process run, all devices
+          of all processes (0 or ``jax.device_count()``).
 
         Raises:
-          ConfigError: if ``devices`` is not in ``[0, jax.local_device_count()]``.
+          ConfigError: if ``devices`` is not in ``[0, jax.local_device_count()]``
+            (one process) or not 0 or ``jax.device_count()`` (several).
         """
-        available = jax.local_device_count()
-        if isinstance(devices, bool) or not isinstance(devices, int) or not (
-            0 <= devices <= available
-        ):
-            raise ConfigError(
-                f"devices={devices!r} is invalid: use 0 (all local devices) or 1..{available}"
-            )
+        multi_process = jax.process_count() > 1
+        available = jax.device_count() if multi_process else jax.local_device_count()
+        valid = (0, available) if multi_process else range(available + 1)
+        if isinstance(devices, bool) or not isinstance(devices, int) or devices not in valid:
+            choices = (f"{available} (all devices of the {jax.process_count()} processes)"
+                       if multi_process else f"1..{available}")
+            raise ConfigError(f"devices={devices!r} is invalid: use 0 (all devices) or {choices}")
         count = devices or available
         self.num_seeds = num_seeds
         self.num_devices = count
         self.padded = -(-num_seeds // count) * count  # seeds incl. padding
-        mesh = Mesh(np.asarray(jax.local_devices()[:count]), (SEED_AXIS,))
+        all_devices = jax.devices() if multi_process else jax.local_devices()
+        mesh = Mesh(np.asarray(all_devices[:count]), (SEED_AXIS,))
         self.sharding = NamedSharding(mesh, PartitionSpec(SEED_AXIS))
 
     def pad_seeds(self, seeds: tuple[int, ...]) -> tuple[int, ...]:
@@ -87,10 +95,21 @@ class SeedSharding:
         )
 
     def place(self, tree: Any) -> Any:
-        """Puts every leaf (seed axis first, already padded) on the seed mesh."""
+        """Puts every leaf (seed axis first, already padded) on the seed mesh.
+
+        Every process passes the same values; PRNG key arrays travel as their
+        key data (``device_put`` refuses typed keys for a multi-process mesh).
+        """
         if self.num_devices == 1:
             return tree
-        return jax.device_put(tree, self.sharding)
+
+        def place_leaf(x):
+            if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+                data = jax.device_put(jax.random.key_data(x), self.sharding)
+                return jax.random.wrap_key_data(data, impl=jax.random.key_impl(x))
+            return jax.device_put(x, self.sharding)
+
+        return jax.tree.map(place_leaf, tree)
 
     def unpad(self, tree: Any) -> Any:
         """Drops the padding seeds of every leaf (seed axis first)."""

@@ -14,6 +14,11 @@ of these small programs on about one core, so two threads on a 2-core CPU
 nearly halve a point's time; on an accelerator the calls queue on the device
 while compilation and host-side metrics overlap them. Groups are committed in
 the configured order whatever order they finish in.
+
+In a multi-process run (``sparsecomp.distributed``) every process runs this
+same loop on its share of the seeds, methods one at a time so that all
+processes issue their collectives in the same order; process 0 alone writes
+files and prints, all take part in saving checkpoints.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from sparsecomp import checkpoints
+from sparsecomp import checkpoints, distributed
 from sparsecomp import workdir as wd
 from sparsecomp.data import DataSpec, make_datasets
 from sparsecomp.evaluation import dictionary_curves, evaluate
@@ -74,21 +79,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     specs = sweep_points(config)
     seeds = tuple(config.seeds)
     layout = SeedSharding(len(seeds), config.devices)
-    workers = concurrent_methods(config)
+    workers = concurrent_methods(config) if jax.process_count() == 1 else 1
+    writer = distributed.is_writer()
+    log = print if writer else _silent
     methods = with_requirements(config.methods)
     added = [name for name in methods if name not in config.methods]
     group_rows = {name: len(seeds) * rows_per_seed(name, config) for name in methods}
-    wd.claim_workdir(workdir, config.to_json(sort_keys=True, indent=2))
-    if added:
-        print(f"also running {', '.join(added)}: required by the configured methods", flush=True)
     results_path, metrics_path = workdir / wd.RESULTS_FILE, workdir / wd.METRICS_FILE
 
     def group_size(key) -> int:
         return group_rows.get(key[-1], len(seeds))
 
-    rows = wd.repair(results_path, lambda objs: wd.complete_groups(objs, group_key, group_size))
-    finished = {group_key(row) for row in rows}
-    wd.repair(metrics_path, lambda objs: [o for o in objs if group_key(o) in finished])
+    def complete(objs):
+        return wd.complete_groups(objs, group_key, group_size)
+
+    if writer:
+        wd.claim_workdir(workdir, config.to_json(sort_keys=True, indent=2))
+        rows = wd.repair(results_path, complete)
+        finished = {group_key(row) for row in rows}
+        wd.repair(metrics_path, lambda objs: [o for o in objs if group_key(o) in finished])
+    distributed.barrier("sparsecomp:workdir-claimed")
+    if not writer:  # the workdir as process 0 left it
+        rows = complete(wd.read_lines(results_path))
+        finished = {group_key(row) for row in rows}
+    if added:
+        log(f"also running {', '.join(added)}: required by the configured methods", flush=True)
 
     seed_keys = layout.place(
         jax.vmap(jax.random.key)(np.asarray(layout.pad_seeds(seeds), np.uint32))
@@ -99,8 +114,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     ]
     pending = [(spec, todo) for spec, todo in pending if todo]
     total = sum(len(todo) for _, todo in pending)
-    print(f"{len(specs)} sweep points x {len(methods)} methods x {len(seeds)} seeds "
-          f"on {layout.num_devices} {jax.default_backend()} device(s); "
+    log(f"{len(specs)} sweep points x {len(methods)} methods x {len(seeds)} seeds "
+          f"on {layout.num_devices} {jax.default_backend()} device(s)"
+          + (f" of {jax.process_count()} processes" if jax.process_count() > 1 else "") + "; "
           f"{total} (point, method) groups to run", flush=True)
     compiled: dict = {}
     start, done = time.perf_counter(), 0
@@ -110,7 +126,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for index, (spec, todo) in enumerate(pending):
                 data = layout.place(make_datasets(seed_keys, spec))
-                host_data = layout.unpad(jax.device_get(data))  # once per point, for metrics
+                host_data = layout.unpad(distributed.fetch(data))  # once per point, for metrics
 
                 def work(name, spec=spec, data=data, host_data=host_data):
                     prepared = _prepare(config, spec, name, seed_keys, data, compiled, workdir,
@@ -122,26 +138,32 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                 # closing(): an error while committing also releases the waiting methods.
                 with closing(_in_order(pool, work, todo)) as results:
                     for finished in results:
-                        new_rows, summary = _commit(finished, workdir)
+                        new_rows, summary = _commit(finished, workdir, writer)
                         rows.extend(new_rows)
                         summaries.append(summary)
                         done += 1
-                        print(f"  {point_name(spec)} {summary}", flush=True)
-                (workdir / RESULTS_TABLE).write_text(summarise(rows))
+                        log(f"  {point_name(spec)} {summary}", flush=True)
+                if writer:
+                    (workdir / RESULTS_TABLE).write_text(summarise(rows))
                 elapsed = time.perf_counter() - start
                 eta = elapsed / done * (total - done)
-                print(f"[{index + 1}/{len(pending)}] {point_name(spec)} | " + " | ".join(summaries)
+                log(f"[{index + 1}/{len(pending)}] {point_name(spec)} | " + " | ".join(summaries)
                       + f" | elapsed {elapsed:.1f}s, ETA {eta:.1f}s", flush=True)
         completed = True
     finally:
-        if pending:
+        if pending and writer:
             wd.append_lines(workdir / wd.RUNS_FILE, [{
                 "started": started_at, "wall_s": round(time.perf_counter() - start, 1),
                 "groups": done, "completed": completed, "devices": layout.num_devices,
                 "backend": jax.default_backend(), "concurrent_methods": workers,
             }])
-    (workdir / RESULTS_TABLE).write_text(summarise(rows))
+    if writer:
+        (workdir / RESULTS_TABLE).write_text(summarise(rows))
     return rows
+
+
+def _silent(*args, **kwargs) -> None:
+    """``print`` for the processes that do not write (multi-process runs)."""
 
 
 def _in_order(pool: ThreadPoolExecutor, work, names: list[str]):
@@ -240,7 +262,7 @@ def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, host_data, prepa
     started = time.perf_counter() - prepared.compile_s
     output = jax.block_until_ready(prepared.executable(*prepared.args))
     wall_s = time.perf_counter() - started
-    output = layout.unpad(jax.device_get(output))
+    output = layout.unpad(distributed.fetch(output))
 
     tags = {**point_tags(spec), "method": name}
     variants = method_variants(name, config)
@@ -264,18 +286,20 @@ def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, host_data, prepa
     return _Finished(name, point_name(spec), new_rows, params, lines, wall_s)
 
 
-def _commit(finished: _Finished, workdir: Path) -> tuple[list[dict], str]:
+def _commit(finished: _Finished, workdir: Path, writer: bool) -> tuple[list[dict], str]:
     """Writes one evaluated group: checkpoint, curves, then rows (the commit).
 
+    Every process takes part in the checkpoint; only the ``writer`` appends.
     Returns the rows and the group's progress summary.
     """
     if finished.params is not None:
         checkpoints.save_params(
             checkpoints.checkpoint_dir(workdir, finished.point, finished.name), finished.params
         )
-    if finished.curve_lines:
-        wd.append_lines(workdir / wd.METRICS_FILE, finished.curve_lines)
-    wd.append_lines(workdir / wd.RESULTS_FILE, finished.rows)
+    if writer:
+        if finished.curve_lines:
+            wd.append_lines(workdir / wd.METRICS_FILE, finished.curve_lines)
+        wd.append_lines(workdir / wd.RESULTS_FILE, finished.rows)
     return finished.rows, _summary(finished.name, finished.rows, finished.wall_s)
 
 
