@@ -181,6 +181,21 @@ def test_dictionary_match_known_angle_and_narrow_learned_dictionary():
     assert list(match.true_index) == [1] and list(match.learned_index) == [0]
 
 
+def test_dictionary_match_of_the_true_dictionary_is_the_identity_at_any_size(monkeypatch):
+    def no_search(*args, **kwargs):
+        raise AssertionError("a dictionary equal to the truth needs no matching search")
+
+    monkeypatch.setattr(metrics.matching, "max_abs_dot_matching", no_search)
+    monkeypatch.setattr(metrics, "linear_sum_assignment", no_search)
+    true = np.random.default_rng(0).normal(size=(20, 50_000)).astype(np.float32)
+    match = metrics.dictionary_match(true, true.copy())
+    np.testing.assert_allclose([match.mean_cosine, match.mean_norm_ratio], 1.0, atol=1e-6)
+    assert match.frac_close == 1.0
+    np.testing.assert_allclose(match.mean_angular_error, 0.0, atol=1e-3)
+    chex.assert_trees_all_equal(match.true_index, np.arange(50_000))
+    chex.assert_trees_all_equal(match.learned_index, np.arange(50_000))
+
+
 # ----------------------------------------------------------------- support
 
 
