@@ -75,14 +75,12 @@ def _random_dataset(key, spec):
 
     def split(k, n):
         z = jax.random.uniform(k, (n, spec.num_latents))
-        return z, z @ mixing.T, z[:, 0] > 0.5
+        return z, z @ mixing.T
 
-    return data_lib.Dataset(
-        mixing,
-        *split(keys[1], spec.n_train),
-        *split(keys[2], spec.n_val),
-        *split(keys[3], spec.n_ood),
-    )
+    (z_train, y_train), (z_val, y_val), (z_ood, y_ood) = (
+        split(keys[1], spec.n_train), split(keys[2], spec.n_val), split(keys[3], spec.n_ood))
+    return data_lib.dataset_from_dense(mixing, z_train=z_train, y_train=y_train, z_val=z_val,
+                                       y_val=y_val, z_ood=z_ood, y_ood=y_ood)
 
 
 def test_linear_probe_method_runs_under_vmap_over_seeds():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sparsecomp import sae
-from sparsecomp.data import Dataset, make_spec
+from sparsecomp.data import dataset_from_dense, make_spec
 from sparsecomp.errors import ConfigError
 from sparsecomp.methods import get_method
 
@@ -41,14 +41,8 @@ def _data(seeds=2):
     fields = {}
     for split, n in (("train", SPEC.n_train), ("val", SPEC.n_val), ("ood", SPEC.n_ood)):
         z = draw(n)
-        fields.update(
-            {
-                f"z_{split}": z,
-                f"y_{split}": np.einsum("smn,sin->sim", mixing, z),
-                f"label_{split}": z[..., 0] > 0.5,
-            }
-        )
-    return jax.tree.map(jnp.asarray, Dataset(mixing=mixing, **fields))
+        fields.update({f"z_{split}": z, f"y_{split}": np.einsum("smn,sin->sim", mixing, z)})
+    return dataset_from_dense(mixing, **fields)
 
 
 def _first_seed(data):
