@@ -15,11 +15,17 @@ are small; training cost grows with n).
 
 Expected headline (paper, mcc_ood): ``fista_oracle`` >= 0.98 at every n;
 ``linear_probe`` falls towards 0.
-Expected runtime on the 2-core CPU (estimated, not yet run end to end): FISTA
-costs 1.85 s per 5000 samples x 1000 atoms x 100 iterations, linear in n, so
-about 20 minutes at n = 100,000 for three seeds; the metrics' sparse
-matching adds about 3 minutes per latent MCC at n = 50,000 (measured with
-``benchmarks/bench_metrics_large.py``), i.e. tens of minutes more.
+Runtime and memory on the 2-core CPU: the oracle's 100 FISTA iterations on
+5000 samples cost 4 n m flops per sample and iteration, 3.7e13 per seed at
+n = 100,000 (m = 185), i.e. minutes per seed (a FISTA block measured 47 GFLOP/s
+beside another job); a 3-seed run at n = 100,000 alone (``--config.sweep.num_latents
+='(100000,)' --config.methods='("fista_oracle",)'``) had not finished after
+34 minutes, when the kernel's OOM killer stopped it at 13.2 GB RSS (a paused
+job held another 11 GB of the 24).
+Ground-truth codes are stored sparse, so generating the 3 seeds peaks at
+9.7 GiB and keeps 0.2 MB per split; the codes of val and OOD (3 x 5000 x n
+float32, 6 GB at n = 100,000) dominate. The latent MCC of sparse codes takes
+its candidates from co-occurrences (11 s per ID MCC at n = 100,000).
 
 ``:smoke`` runs two tiny points in seconds.
 """
