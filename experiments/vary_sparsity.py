@@ -9,8 +9,12 @@ k: ``ceil(2 k ln(n / k))``), seeds 0-2, all methods.
 
 Expected headline (paper, mcc_ood): ``fista_oracle`` >= 0.95 at every k;
 every SAE <= 0.35 for k >= 10; ``dl_fista`` falls from ~0.9 (k = 2) to ~0.3.
-Expected runtime on the 2-core CPU: several hours (DL-FISTA and Softplus-Adam
-at n = 1000); the oracle, probe and SAEs alone take about 20 minutes.
+Expected runtime on the 2-core CPU: many hours with DL-FISTA and Softplus-Adam
+(DL-FISTA alone about an hour per k). The oracle, probe and SAEs alone, two
+methods at a time, took 134 s at k = 2, 290 s at k = 5, 620 s at k = 10,
+1170 s at k = 20 and about 2900 s at k = 50 (the MP SAE, whose cost grows with
+k, dominates from k = 20 on; those two points shared the CPU with test runs),
+and longer at k = 100 (m = 461).
 
 ``:smoke`` runs two tiny points in seconds.
 """
