@@ -53,6 +53,16 @@ _DERIVED_STYLES = (
 REFERENCE_STYLE = {"linestyle": (0, (2, 2)), "linewidth": 1.0, "marker": "x", "alpha": 0.8}
 
 
+def tick_label(value: float) -> str:
+    """A swept value as an axis label: ``5000``, ``0.01``; from 10,000 on in thousands (``50k``).
+
+    Neighbouring labels of a log axis, such as 50000 and 100000, would run together.
+    """
+    if abs(value) >= 10_000 and value % 1000 == 0:
+        return f"{value / 1000:g}k"
+    return f"{value:g}"
+
+
 def split_derived(name: str) -> tuple[str, str] | None:
     """``(prefix, sae_type)`` when ``name`` is a derived method, else ``None``.
 
@@ -200,7 +210,7 @@ def line_figure(panels: list[Panel], *, xlabel: str, ylabel: str, title: str = "
             ax.set_xscale("log")
         ticks = sorted(set(xs))
         if 1 < len(ticks) <= 10:  # label the swept values themselves, not decades
-            ax.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+            ax.set_xticks(ticks, labels=[tick_label(t) for t in ticks])
             ax.xaxis.set_minor_formatter(NullFormatter())
         if ylog:
             ax.set_yscale("log")

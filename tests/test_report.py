@@ -173,6 +173,8 @@ def test_method_order_and_styles_are_canonical():
     assert figures.choose_xscale([50, 100, 10000]) == "log"
     assert figures.choose_xscale([0, 1, 10, 500]) == "symlog"
     assert figures.choose_xscale([20, 40]) == "linear"
+    labels = [figures.tick_label(x) for x in (0.01, 5000, 10000, 50000, 100000, 12345)]
+    assert labels == ["0.01", "5000", "10k", "50k", "100k", "12345"]
 
 
 def _write_workdir(path):
