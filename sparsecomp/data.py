@@ -122,9 +122,9 @@ def dataset_from_dense(mixing, *, z_train, y_train, z_val, y_val, z_ood, y_ood) 
     batch axes (seeds).
     """
     def split(z, y):
-        num_latents = z.shape[-1]
-        support = jnp.broadcast_to(jnp.arange(num_latents, dtype=jnp.int32), z.shape)
-        return support, jnp.asarray(z), jnp.asarray(y), jnp.asarray(z)[..., 0] > 0.5
+        z = jnp.asarray(z)
+        support = jnp.broadcast_to(jnp.arange(z.shape[-1], dtype=jnp.int32), z.shape)
+        return support, z, jnp.asarray(y), z[..., 0] > 0.5
 
     return Dataset(jnp.asarray(mixing), *split(z_train, y_train), *split(z_val, y_val),
                    *split(z_ood, y_ood))

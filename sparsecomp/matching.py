@@ -153,12 +153,13 @@ def correlation_candidates(a, b, k: int) -> tuple[np.ndarray, np.ndarray]:
                   * scale_a[rows] * scale_b[cols])
     # Each row's k best shared columns, padded with score -1: [p, k].
     order = np.lexsort((-corr, rows))
-    rank = np.arange(order.size) - shared.indptr[rows[order]]
-    keep = order[rank < k]
+    place_in_row = np.arange(order.size) - shared.indptr[rows[order]]
+    in_top = place_in_row < k
+    keep = order[in_top]
     shared_cols = np.zeros((p, k), np.int64)
     shared_score = np.full((p, k), -1.0)
-    shared_cols[rows[keep], rank[rank < k]] = cols[keep]
-    shared_score[rows[keep], rank[rank < k]] = corr[keep]
+    shared_cols[rows[keep], place_in_row[in_top]] = cols[keep]
+    shared_score[rows[keep], place_in_row[in_top]] = corr[keep]
     # Off the co-occurrences |corr| = (N |mu_i| / s_i) (|mu_j| / s_j): the
     # ranking of the columns is the same for every row, so each row's k best
     # unshared columns are the first k of one global list that it does not share.
@@ -170,13 +171,13 @@ def correlation_candidates(a, b, k: int) -> tuple[np.ndarray, np.ndarray]:
         if unshared.sum(axis=1).min() >= k or length == b.shape[1]:
             break
         length = min(2 * length, b.shape[1])
-    rank = np.cumsum(unshared, axis=1) - 1
-    take = unshared & (rank < k)
+    place_in_row = np.cumsum(unshared, axis=1) - 1  # among the row's unshared columns
+    take = unshared & (place_in_row < k)
     global_cols = np.zeros((p, k), np.int64)
     global_score = np.full((p, k), -1.0)
     r, c = np.nonzero(take)
-    global_cols[r, rank[r, c]] = head[c]
-    global_score[r, rank[r, c]] = (n_samples * np.abs(mean_a[r]) * scale_a[r]
+    global_cols[r, place_in_row[r, c]] = head[c]
+    global_score[r, place_in_row[r, c]] = (n_samples * np.abs(mean_a[r]) * scale_a[r]
                                    * np.abs(mean_b[head[c]]) * scale_b[head[c]])
     both_cols = np.concatenate([shared_cols, global_cols], axis=1)
     both_score = np.concatenate([shared_score, global_score], axis=1)
