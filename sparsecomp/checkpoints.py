@@ -34,10 +34,11 @@ def save_params(directory: Path, params: Any) -> None:
     if distributed.is_writer() and directory.exists():
         shutil.rmtree(directory)
     distributed.barrier(f"sparsecomp:cleared:{directory}")
-    options = ocp.CheckpointManagerOptions(create=True)
+    # Synchronous: the caller needs the checkpoint at once, and no background
+    # thread issues Orbax's barriers beside the caller's collectives.
+    options = ocp.CheckpointManagerOptions(create=True, enable_async_checkpointing=False)
     with ocp.CheckpointManager(directory, options=options) as manager:
         manager.save(FINAL_STEP, args=ocp.args.StandardSave(params))
-        manager.wait_until_finished()
 
 
 def restore_params(directory: Path, like: Any | None = None) -> Any:

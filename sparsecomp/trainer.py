@@ -16,9 +16,13 @@ while compilation and host-side metrics overlap them. Groups are committed in
 the configured order whatever order they finish in.
 
 In a multi-process run (``sparsecomp.distributed``) every process runs this
-same loop on its share of the seeds, methods one at a time so that all
-processes issue their collectives in the same order; process 0 alone writes
-files and prints, all take part in saving checkpoints.
+same loop on its share of the seeds, all in the main thread and one method
+at a time: running, gathering outputs and saving checkpoints all issue
+cross-process collectives (Orbax's barriers are device collectives too), and
+every process must issue them in the same order, which a method running in
+a worker thread while the main thread commits the previous one does not
+guarantee (it deadlocked). Process 0 alone writes files and prints; all take
+part in saving checkpoints.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -79,7 +83,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     specs = sweep_points(config)
     seeds = tuple(config.seeds)
     layout = SeedSharding(len(seeds), config.devices)
-    workers = concurrent_methods(config) if jax.process_count() == 1 else 1
+    single_process = jax.process_count() == 1
+    workers = concurrent_methods(config) if single_process else 1
     writer = distributed.is_writer()
     log = print if writer else _silent
     methods = with_requirements(config.methods)
@@ -123,7 +128,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     completed = False
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        # Several processes: no pool; collectives are issued by the main thread only.
+        with ThreadPoolExecutor(max_workers=workers) if single_process else nullcontext() as pool:
             for index, (spec, todo) in enumerate(pending):
                 data = layout.place(make_datasets(seed_keys, spec))
                 host_data = layout.unpad(distributed.fetch(data))  # once per point, for metrics
@@ -166,7 +172,7 @@ def _silent(*args, **kwargs) -> None:
     """``print`` for the processes that do not write (multi-process runs)."""
 
 
-def _in_order(pool: ThreadPoolExecutor, work, names: list[str]):
+def _in_order(pool: ThreadPoolExecutor | None, work, names: list[str]):
     """Runs ``work(name)`` for every name on ``pool``; yields the results in order.
 
     A method waits for the methods it requires (earlier in ``names``) to be
@@ -174,7 +180,13 @@ def _in_order(pool: ThreadPoolExecutor, work, names: list[str]):
     receiving theirs, so their checkpoints exist when it restores them. The
     pool starts work in submission order, so the wait cannot deadlock. When a
     method fails, the methods still waiting are released and fail fast.
+    Without a pool, each method runs in the caller's thread when the caller
+    asks for its result (after committing the previous one).
     """
+    if pool is None:
+        for name in names:
+            yield work(name)
+        return
     committed = {name: threading.Event() for name in names}
     aborted = threading.Event()
 

@@ -10,6 +10,7 @@ reference run uses this process's single CPU device.
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -97,9 +98,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.xfail(reason="known bug: the two-process run hung once in CI (gloo/Orbax barrier "
-                   "deadlock suspected, not yet found); it passes when it does not hang",
-                   raises=subprocess.TimeoutExpired, strict=False)
 def test_two_processes_give_the_rows_of_one_and_only_process_0_writes(tmp_path, single):
     config_file = _config_file(tmp_path / "config.py")
     workdir = tmp_path / "multi"
@@ -108,13 +106,19 @@ def test_two_processes_give_the_rows_of_one_and_only_process_0_writes(tmp_path, 
     for rank in range(2):
         env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
                "JAX_PLATFORMS": "cpu", "JAX_COORDINATOR_ADDRESS": f"localhost:{port}",
-               "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(rank)}
+               "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": str(rank),
+               "PYTHONFAULTHANDLER": "1"}  # SIGABRT prints every thread's stack
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "sparsecomp", "--config", str(config_file),
              "--workdir", str(workdir)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     try:
         outputs = [proc.communicate(timeout=300) for proc in procs]
+    except subprocess.TimeoutExpired:  # a hang: show where each process waits
+        for proc in procs:
+            proc.send_signal(signal.SIGABRT)
+        stacks = [proc.communicate(timeout=60)[1][-6000:] for proc in procs]
+        pytest.fail("the two-process run hung; its stacks:\n" + "\n\n".join(stacks))
     finally:
         for proc in procs:  # a hung run must not outlive the test
             proc.kill()
