@@ -16,6 +16,13 @@ methods at a time, took 134 s at k = 2, 290 s at k = 5, 620 s at k = 10,
 k, dominates from k = 20 on; those two points shared the CPU with test runs),
 and longer at k = 100 (m = 461).
 
+One method at a time (``concurrent_methods = 1``): with two SAEs training at
+once at k = 100, XLA:CPU's resident memory grows with the epochs run
+(3 seeds of ReLU and TopK side by side: 4.0 GB after 60 epochs, 6.1 GB after
+120; each alone stays at 0.95-0.98 GB however long it runs), and the full
+500 epochs reached 22 GB and were killed for memory on a 24 GB machine.
+``--config.concurrent_methods=2`` is about twice as fast for k <= 20.
+
 ``:smoke`` runs two tiny points in seconds.
 """
 
@@ -26,6 +33,7 @@ def get_config(arg: str | None = None):
     config = base_config()
     config.data.num_latents = 1000
     config.sweep.k = (2, 5, 10, 20, 50, 100)
+    config.concurrent_methods = 1  # bounded memory at k = 100 (see above)
     config.methods = ("fista_oracle", "linear_probe") + per_sae("sae_{}") + (
         "dl_fista", "softplus_adam")
     if arg == "smoke":
