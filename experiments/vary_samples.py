@@ -11,11 +11,12 @@ SAEs; hours on a CPU, minutes on one GPU).
 
 Expected headline (paper, mcc_ood; ours in ``results/vary_samples/``):
 ``fista_oracle`` 0.985 at every size; ``dl_fista`` 0.50 at 100 and 0.42 at 500 samples,
-then 0.92-0.94 from 1000 on; ReLU and JumpReLU SAEs and the probe stay at
+then 0.92-0.95 from 1000 on; ReLU and JumpReLU SAEs and the probe stay at
 0.33-0.45 however many samples they get, while TopK climbs to 0.71 (5000) and
 0.83 (100,000; paper 0.80) and MP to 0.61-0.67 from 10,000 on (paper 0.65-0.69).
 Measured on the 2-core CPU: oracle, probe and the four SAEs at all seven sizes
-1991 s; ``dl_fista`` up to 10,000 samples 512 s; ``softplus_adam`` about
+1991 s; ``dl_fista`` up to 10,000 samples 512 s, at 50,000 778 s and at
+100,000 2726 s (one point each, sharing the CPU); ``softplus_adam`` about
 1000 s per point at 5000 samples. ``--config.methods`` and
 ``--config.sweep.n_samples`` narrow it.
 
