@@ -19,8 +19,8 @@ and longer at k = 100 (m = 461).
 One method at a time (``concurrent_methods = 1``): with two SAEs training at
 once at k = 100, XLA:CPU's resident memory grows with the epochs run
 (3 seeds of ReLU and TopK side by side: 4.0 GB after 60 epochs, 6.1 GB after
-120; each alone stays at 0.95-0.98 GB however long it runs), and the full
-500 epochs reached 22 GB and were killed for memory on a 24 GB machine.
+120; each alone stays at 0.95-0.98 GB however long it runs), and a
+500-epoch run had reached 22 GB when it was killed for memory (24 GB machine).
 ``--config.concurrent_methods=2`` is about twice as fast for k <= 20.
 
 ``:smoke`` runs two tiny points in seconds.
