@@ -178,7 +178,7 @@ def correlation_candidates(a, b, k: int) -> tuple[np.ndarray, np.ndarray]:
     r, c = np.nonzero(take)
     global_cols[r, place_in_row[r, c]] = head[c]
     global_score[r, place_in_row[r, c]] = (n_samples * np.abs(mean_a[r]) * scale_a[r]
-                                   * np.abs(mean_b[head[c]]) * scale_b[head[c]])
+                                           * np.abs(mean_b[head[c]]) * scale_b[head[c]])
     both_cols = np.concatenate([shared_cols, global_cols], axis=1)
     both_score = np.concatenate([shared_score, global_score], axis=1)
     top = np.argsort(-both_score, axis=1, kind="stable")[:, :k]

@@ -21,8 +21,8 @@ at a time: running, gathering outputs and saving checkpoints all issue
 cross-process collectives (Orbax's barriers are device collectives too), and
 every process must issue them in the same order, which a method running in
 a worker thread while the main thread commits the previous one does not
-guarantee (it deadlocked). Process 0 alone writes files and prints; all take
-part in saving checkpoints.
+guarantee (the likely cause of a two-process hang seen in CI). Process 0
+alone writes files and prints; all take part in saving checkpoints.
 """
 
 from __future__ import annotations
