@@ -7,14 +7,17 @@ Command::
 n = 1000, k in (2, 5, 10, 20, 50, 100), 5000 samples (input_dim derived from
 k: ``ceil(2 k ln(n / k))``), seeds 0-2, all methods.
 
-Expected headline (paper, mcc_ood): ``fista_oracle`` >= 0.95 at every k;
-every SAE <= 0.35 for k >= 10; ``dl_fista`` falls from ~0.9 (k = 2) to ~0.3.
+Expected headline (mcc_ood, ours in ``results/vary_sparsity``, paper within
+0.04): ``fista_oracle`` 0.978-0.993 at every k; every SAE <= 0.191 for k >= 10
+(0.10-0.15 at k = 100); ``dl_fista`` 0.448 at k = 10 (the paper's falls from
+0.744 at k = 2 to 0.130 at k = 100).
 Expected runtime on the 2-core CPU: many hours with DL-FISTA and Softplus-Adam
 (DL-FISTA alone about an hour per k). The oracle, probe and SAEs alone, two
 methods at a time, took 134 s at k = 2, 290 s at k = 5, 620 s at k = 10,
 1170 s at k = 20 and about 2900 s at k = 50 (the MP SAE, whose cost grows with
 k, dominates from k = 20 on; those two points shared the CPU with test runs),
-and longer at k = 100 (m = 461).
+and at k = 100 (m = 461), one method at a time, about 7400 s (ReLU 1161 s,
+TopK 1031 s, JumpReLU 799 s, MP 4333 s).
 
 One method at a time (``concurrent_methods = 1``): with two SAEs training at
 once at k = 100, XLA:CPU's resident memory grows with the epochs run
