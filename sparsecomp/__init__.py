@@ -14,7 +14,9 @@ Importing the package registers the built-in methods.
 
 from sparsecomp import (  # noqa: F401  (importing registers the methods)
     dictionary_learning,
+    itkrm,
     lista,
+    online_dictionary,
     oracle,
     probe,
     sae,

@@ -39,6 +39,9 @@ class DataSpec(NamedTuple):
     input_dim: int  # m, observation dimension
     n_samples: int  # ID samples; half train, half val; n_samples // 2 OOD
     noise: float = 0.0  # std of additive Gaussian observation noise
+    # Val and OOD samples each when set (the train half stays n_samples // 2),
+    # so that evaluation stays the same size while the training set grows.
+    n_eval: int | None = None
 
     @property
     def n_train(self) -> int:
@@ -46,11 +49,11 @@ class DataSpec(NamedTuple):
 
     @property
     def n_val(self) -> int:
-        return self.n_samples - self.n_samples // 2
+        return self.n_samples - self.n_samples // 2 if self.n_eval is None else self.n_eval
 
     @property
     def n_ood(self) -> int:
-        return self.n_samples // 2
+        return self.n_samples // 2 if self.n_eval is None else self.n_eval
 
 
 class Dataset(NamedTuple):
@@ -143,6 +146,7 @@ def make_spec(
     input_dim: int | None = None,
     c: float = COMPRESSED_SENSING_C,
     noise: float = 0.0,
+    n_eval: int | None = None,
 ) -> DataSpec:
     """Validates sizes and resolves ``input_dim`` (from ``c`` when not given).
 
@@ -182,7 +186,10 @@ def make_spec(
         )
     if not noise >= 0:
         raise ConfigError(f"noise={noise} is invalid: it must be >= 0")
-    return DataSpec(int(num_latents), int(k), int(input_dim), int(n_samples), float(noise))
+    if n_eval is not None:
+        _require_int("n_eval", n_eval, lower=2)
+    return DataSpec(int(num_latents), int(k), int(input_dim), int(n_samples), float(noise),
+                    n_eval)
 
 
 def _require_int(field: str, value, *, lower: int) -> None:
@@ -255,6 +262,66 @@ def make_mixing(key: jax.Array, input_dim: int, num_latents: int) -> jax.Array:
     return a / jnp.linalg.norm(a, axis=0, keepdims=True)
 
 
+# Observations are computed from dense codes in blocks of rows whose dense codes
+# take at most this many bytes; a split smaller than that is one block.
+OBSERVE_BLOCK_BYTES = 256 * 2**20
+
+
+def observe(support, values, mixing, noise: float, noise_key) -> jax.Array:
+    """Observations ``y = z @ mixing.T (+ noise)`` of sparse codes.
+
+    The dense codes exist only inside the compiled function, one block of at
+    most ``OBSERVE_BLOCK_BYTES`` at a time (``lax.map`` over row blocks), so
+    millions of samples at n = 10,000 need no dense [samples, n] array.
+
+    Args:
+      support, values: [n, k] int32 latent indices and float32 values.
+      mixing: [input_dim, num_latents] float32.
+      noise: std of additive Gaussian noise (static; 0 adds none).
+      noise_key: PRNG key of the noise.
+
+    Returns:
+      [n, input_dim] float32.
+    """
+    n, num_latents = values.shape[0], mixing.shape[1]
+    rows = max(1, OBSERVE_BLOCK_BYTES // (4 * num_latents))
+
+    def block(sparse):
+        return dense_codes(*sparse, num_latents) @ mixing.T
+
+    if n <= rows:
+        y = block((support, values))
+    else:
+        blocks = -(-n // rows)
+        pad = ((0, blocks * rows - n), (0, 0))
+        sparse = (jnp.pad(support, pad).reshape(blocks, rows, -1),
+                  jnp.pad(values, pad).reshape(blocks, rows, -1))
+        y = jax.lax.map(block, sparse).reshape(blocks * rows, -1)[:n]
+    if noise > 0:
+        y = y + noise * jax.random.normal(noise_key, y.shape, y.dtype)
+    return y
+
+
+def labels(support, values) -> jax.Array:
+    """Probe labels ``z[:, 0] > 0.5`` of sparse codes: [n] bool."""
+    return jnp.any((support == 0) & (values > 0.5), axis=-1)
+
+
+def sample_observations(key: jax.Array, mixing: jax.Array, spec: DataSpec, n: int) -> jax.Array:
+    """``n`` fresh ID observations with the given mixing matrix, for streaming learners.
+
+    Drawn as the ID samples of ``make_dataset`` are (settings A and B, noise
+    ``spec.noise``) but from ``key``, so a learner can draw as many as it has
+    time for without holding them.
+
+    Returns:
+      [n, input_dim] float32.
+    """
+    k_codes, k_noise = jax.random.split(key)
+    support, values = _sample_codes(k_codes, spec, n, "id")
+    return observe(support, values, mixing, spec.noise, k_noise)
+
+
 def make_dataset(key: jax.Array, spec: DataSpec) -> Dataset:
     """Draws the mixing matrix and the train, val and OOD samples of one seed.
 
@@ -267,20 +334,12 @@ def make_dataset(key: jax.Array, spec: DataSpec) -> Dataset:
     """
     k_mix, k_id, k_ood, k_noise = jax.random.split(key, 4)
     mixing = make_mixing(k_mix, spec.input_dim, spec.num_latents)
-    support_id, values_id = _sample_codes(k_id, spec, spec.n_samples, "id")
+    support_id, values_id = _sample_codes(k_id, spec, spec.n_train + spec.n_val, "id")
     support_ood, values_ood = _sample_codes(k_ood, spec, spec.n_ood, "ood")
-
-    def observe(support, values, noise_key):
-        # The dense codes exist only here, inside the compiled function.
-        z = dense_codes(support, values, spec.num_latents)
-        y = z @ mixing.T
-        if spec.noise > 0:
-            y = y + spec.noise * jax.random.normal(noise_key, y.shape, y.dtype)
-        return y, z[:, 0] > 0.5
-
     k_noise_id, k_noise_ood = jax.random.split(k_noise)
-    y_id, label_id = observe(support_id, values_id, k_noise_id)
-    y_ood, label_ood = observe(support_ood, values_ood, k_noise_ood)
+    y_id = observe(support_id, values_id, mixing, spec.noise, k_noise_id)
+    y_ood = observe(support_ood, values_ood, mixing, spec.noise, k_noise_ood)
+    label_id, label_ood = labels(support_id, values_id), labels(support_ood, values_ood)
     n_train = spec.n_train
     return Dataset(
         mixing=mixing,

@@ -29,6 +29,8 @@ def shrink_for_smoke(config: config_dict.ConfigDict) -> config_dict.ConfigDict:
     config.seeds = (0, 1)
     config.sae.epochs = 2
     config.dl_fista.update({"max_rounds": 20, "n_iter": 20})
+    config.itkrm.update({"n_iter": 5, "batch_size": 50})
+    config.dl_online.update({"n_iter": 20, "batch_size": 50})
     config.softplus_adam.update({"max_steps": 200, "log_every": 50})
     config.fista.n_iter = 30
     config.support_recovery.n_iter = 30
@@ -78,9 +80,14 @@ def base_config() -> config_dict.ConfigDict:
             "input_dim": config_dict.placeholder(int),
             "c": 2.0,
             "noise": 0.0,
+            # None: val = n_samples - n_samples // 2 and OOD = n_samples // 2
+            # samples (the protocol); an int sets both, the train half unchanged.
+            "n_eval": config_dict.placeholder(int),
         }
     )
     config.sweep = config_dict.ConfigDict()
+    # method -> {data field: largest value}: where a costly method stops running.
+    config.limits = config_dict.ConfigDict()
     config.seeds = (0, 1, 2)
     # Local devices the seed axis is sharded over: 0 = all, 1 = no sharding.
     config.devices = 0
@@ -103,7 +110,14 @@ def base_config() -> config_dict.ConfigDict:
     config.dl_fista = config_dict.ConfigDict(
         {"lam": 0.1, "n_iter": 100, "max_rounds": 1000, "tol": 1e-5, "min_rounds": 10,
          # Also log D every 10 rounds (learning_dynamics).
-         "log_dictionary": False}
+         "log_dictionary": False,
+         # The paper: Gaussian atoms, fitted on the val half. "data" draws the
+         # atoms from the samples, "train" fits on the train half and codes val
+         # by FISTA (dl_fista_data and dl_fista_resample set init to "data").
+         "init": "gaussian", "fit_on": "val",
+         # Replace unused / duplicated (|cos| > duplicate_cosine) atoms every
+         # resample_every rounds (dl_fista_resample sets resample).
+         "resample": False, "resample_every": 10, "duplicate_cosine": 0.95}
     )
     # The protocol fixes lam, lr, the step budget and the early-stopping
     # patience; the plateau schedule's factor/patience and the improvement
@@ -122,6 +136,13 @@ def base_config() -> config_dict.ConfigDict:
             "log_every": 1000,
         }
     )
+    # Learners of the scaling study (dictionary_scaling). itkrm: n_iter passes
+    # over the train half; itkrm_stream: fresh batches of batch_size samples.
+    config.itkrm = config_dict.ConfigDict(
+        {"n_iter": 50, "batch_size": 10000, "duplicate_cosine": 0.95}
+    )
+    # dl_online: FISTA codes (n_iter from zero) of fresh mini-batches.
+    config.dl_online = config_dict.ConfigDict({"lam": 0.1, "n_iter": 50, "batch_size": 512})
     config.lista = config_dict.ConfigDict(
         {"lam": 0.1, "n_layers": 16, "learning_rate": 1e-3, "n_epochs": 200, "batch_size": 64}
     )

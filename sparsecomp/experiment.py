@@ -2,11 +2,16 @@
 
 An experiment config (``experiments/*.py:get_config``) has at least
 
-* ``data``: the default sizes (``num_latents, k, n_samples, input_dim, c, noise``);
+* ``data``: the default sizes (``num_latents, k, n_samples, input_dim, c, noise,
+  n_eval``);
 * ``sweep``: a ConfigDict of data fields, each a tuple of values; the points are
   their Cartesian product, in the order the fields are declared;
 * ``seeds``: a tuple of non-negative ints (the vmapped axis);
-* ``methods``: a tuple of registered method names.
+* ``methods``: a tuple of registered method names;
+
+and optionally ``limits``: method name -> {data field: largest value}, so that
+a method too costly at the big points of a sweep runs only where every named
+field is within its limit (``limits = {"dl_fista": {"n_samples": 40000}}``).
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import ml_collections
 
 from sparsecomp.data import DataSpec, make_spec
 from sparsecomp.errors import ConfigError
-from sparsecomp.methods import get_method
+from sparsecomp.methods import get_method, method_info
 
-DATA_FIELDS = ("num_latents", "k", "n_samples", "input_dim", "c", "noise")
+DATA_FIELDS = ("num_latents", "k", "n_samples", "input_dim", "c", "noise", "n_eval")
+# Fields of the DataSpec a method's limits may name (c only derives input_dim).
+LIMIT_FIELDS = tuple(field for field in DATA_FIELDS if field != "c")
 # Methods of a sweep point run at the same time when a config does not say.
 DEFAULT_CONCURRENT_METHODS = 2
 
@@ -32,6 +39,7 @@ def sweep_points(config: ml_collections.ConfigDict) -> list[DataSpec]:
     """
     _validate_seeds(config.seeds)
     _validate_methods(config.methods)
+    _validate_limits(config)
     sweep = config.sweep.to_dict()
     for field, values in sweep.items():
         if field not in DATA_FIELDS:
@@ -76,6 +84,36 @@ def _validate_methods(methods) -> None:
         get_method(name)
 
 
+def _validate_limits(config: ml_collections.ConfigDict) -> None:
+    for name, fields in config.get("limits", {}).items():
+        get_method(name)
+        for field, largest in fields.items():
+            if field not in LIMIT_FIELDS:
+                raise ConfigError(
+                    f"limits.{name}.{field}: not a limitable field; limits apply to "
+                    f"{', '.join(LIMIT_FIELDS)}"
+                )
+            if isinstance(largest, bool) or not isinstance(largest, (int, float)):
+                raise ConfigError(
+                    f"limits.{name}.{field}={largest!r} is invalid: it must be a number"
+                )
+
+
+def runs_at(config: ml_collections.ConfigDict, name: str, spec: DataSpec) -> bool:
+    """Whether method ``name`` runs at sweep point ``spec`` under ``config.limits``.
+
+    A method runs where every field its limits name is at most the limit, and
+    where every method it requires runs (it needs their checkpoints).
+    """
+    limits = config.get("limits", {}).get(name, {})
+    within = all(
+        getattr(spec, field) is None or getattr(spec, field) <= largest
+        for field, largest in limits.items()
+    )
+    return within and all(runs_at(config, required, spec)
+                          for required in method_info(name).requires)
+
+
 def concurrent_methods(config: ml_collections.ConfigDict) -> int:
     """``config.concurrent_methods`` (default ``DEFAULT_CONCURRENT_METHODS``), validated.
 
@@ -101,10 +139,13 @@ def point_tags(spec: DataSpec) -> dict:
     }
     if spec.noise:
         tags["noise"] = spec.noise
+    if spec.n_eval is not None:
+        tags["n_eval"] = spec.n_eval
     return tags
 
 
 def point_name(spec: DataSpec) -> str:
     """A filesystem-safe name for a sweep point, e.g. ``n100_k10_m47_s5000``."""
     name = f"n{spec.num_latents}_k{spec.k}_m{spec.input_dim}_s{spec.n_samples}"
-    return name + (f"_noise{spec.noise:g}" if spec.noise else "")
+    name += f"_noise{spec.noise:g}" if spec.noise else ""
+    return name + (f"_eval{spec.n_eval}" if spec.n_eval is not None else "")

@@ -7,7 +7,9 @@ figures: ``method_order`` and ``method_style`` are the single place that
 decides them.
 
 * Base methods, in the canonical order ``BASE_METHODS``, each get their own
-  colour of matplotlib's qualitative ``tab10`` map.
+  colour: the first ten those of matplotlib's qualitative ``tab10`` map, the
+  rest (dictionary learners of the scaling study) dark colours of their own,
+  with square markers.
 * Derived methods named after an SAE type (``fista+relu``, ``refined_topk``,
   ``warm_dl_MP``, ...; ``DERIVED_PREFIXES``) come after the base methods,
   grouped by SAE type, and reuse that SAE's colour (``sae_relu`` for
@@ -33,10 +35,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
+# New names go at the end: a method's colour is fixed by its index here.
 BASE_METHODS = (
     "fista_oracle", "dl_fista", "softplus_adam", "lista", "linear_probe",
     "sae_relu", "sae_topk", "sae_jumprelu", "sae_MP",
+    "dl_fista_data", "dl_fista_resample", "dl_online", "itkrm", "sae_topk_auxk",
+    "sae_batchtopk",
 )
+# Colours of base methods past tab10's ten, dark so as not to be read as tab10 shades.
+_EXTRA_COLORS = ("#000000", "#393b79", "#8c6d31", "#7b4173", "#637939")
 SAE_TYPES = ("relu", "topk", "jumprelu", "MP")
 # Derived-method prefixes, in legend order within one SAE type; a name is
 # ``<prefix><type>`` or ``<prefix>sae_<type>``. Longer prefixes that share a
@@ -97,7 +104,10 @@ def method_style(name: str) -> dict:
     """Matplotlib line keywords (``color``, ``linestyle``, ``marker``) for a method."""
     tab10 = colormaps["tab10"].colors
     if name in BASE_METHODS:
-        return {"color": tab10[BASE_METHODS.index(name)], "linestyle": "-", "marker": "o"}
+        index = BASE_METHODS.index(name)
+        if index < len(tab10):
+            return {"color": tab10[index], "linestyle": "-", "marker": "o"}
+        return {"color": _EXTRA_COLORS[index - len(tab10)], "linestyle": "-", "marker": "s"}
     derived = split_derived(name)
     if derived is not None:
         prefix, sae_type = derived
@@ -150,7 +160,7 @@ class Panel(NamedTuple):
 
 
 def line_figure(panels: list[Panel], *, xlabel: str, ylabel: str, title: str = "",
-                xscale: str | None = None, ylog: bool = False) -> Figure:
+                xscale: str | None = None, ylog: bool = False, ylines=()) -> Figure:
     """Panels of mean ± std lines, one colour per method, one shared legend.
 
     Args:
@@ -160,6 +170,7 @@ def line_figure(panels: list[Panel], *, xlabel: str, ylabel: str, title: str = "
       xscale: ``"linear"``, ``"log"`` or ``"symlog"``; ``None`` chooses per
         panel with ``choose_xscale``.
       ylog: log-scaled y axes (for losses spanning decades).
+      ylines: y values of grey dashed guide lines in every panel (a threshold).
 
     Returns:
       A ``Figure`` (not registered with pyplot; dropped when unreferenced).
@@ -201,6 +212,8 @@ def line_figure(panels: list[Panel], *, xlabel: str, ylabel: str, title: str = "
                 methods.append(hline.method)
                 ax.axhline(hline.mean, color=style["color"], linestyle=style["linestyle"],
                            linewidth=1.2, alpha=0.9)
+        for y in ylines:
+            ax.axhline(y, color="0.45", linestyle="--", linewidth=1.0, zorder=1)
         if scale == "symlog":
             linthresh = min(x for x in xs if x > 0)
             ax.set_xscale("symlog", linthresh=linthresh)

@@ -14,6 +14,13 @@ Reads ``WORKDIR/config.json``, ``results.jsonl`` and ``metrics.jsonl`` (see
   sweep point; methods without the tag are horizontal lines;
 * ``WORKDIR/figures/curve_<name>.png|pdf``: every training curve of
   ``metrics.jsonl`` against ``step``, one panel per sweep point;
+* ``WORKDIR/figures/scaling_<metric>.png|pdf`` when the rows carry
+  ``samples_per_atom`` (the ``dictionary_scaling`` experiment): ``mcc_ood`` and
+  ``dict_frac_close`` against samples per atom (log x), one panel per
+  ``num_latents``, and a "Sample complexity" section in ``report.md``: per
+  method and ``num_latents`` the samples per atom at which the seed-mean
+  ``dict_frac_close`` first reaches 0.9, and a fit ``a * num_latents^b`` of it
+  (``sparsecomp.scaling``);
 * ``WORKDIR/report.md``: sweep, seeds, methods, total wall time, the
   researcher's ``WORKDIR/notes.md`` if there is one (provenance, caveats), then
   per sweep point a table of the headline metrics with the reference mean and the
@@ -46,22 +53,30 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sparsecomp import figures
+from sparsecomp import figures, scaling
 from sparsecomp import workdir as wd
 
-POINT_TAGS = ("num_latents", "k", "input_dim", "n_samples", "noise")
+POINT_TAGS = ("num_latents", "k", "input_dim", "n_samples", "noise", "n_eval")
 VARIANT_TAGS = ("lam", "n_iter", "n_outer")
-MATCH_TAGS = ("num_latents", "k", "n_samples", "noise")
+MATCH_TAGS = ("num_latents", "k", "n_samples", "noise", "n_eval")
 NOT_METRICS = frozenset(
     POINT_TAGS + VARIANT_TAGS
     + ("width", "seed", "method", "c", "wall_s", "metrics_s", "nonfinite", "step",
-       "sae_type", "epoch", "round")
+       "sae_type", "epoch", "round", "samples_seen", "samples_per_atom")
 )
 HEADLINE_METRICS = ("mcc_iid", "mcc_ood", "acc_ood", "auc_ood", "dict_mean_cosine")
 THRESHOLD = 0.1
 REPORT_FILE = "report.md"
 FIGURES_DIR = "figures"
-_DEFAULTS = {"noise": 0.0}
+_DEFAULTS = {"noise": 0.0, "n_eval": None}
+# The sample-complexity study: x tag, metrics drawn against it, the crossing.
+SCALING_TAG = "samples_per_atom"
+SCALING_METRICS = ("mcc_ood", "dict_frac_close")
+CROSSING_METRIC = "dict_frac_close"
+CROSSING_LEVEL = 0.9
+# One panel (table column) per value of these; the n_samples sweep runs along x
+# and input_dim follows from num_latents and k.
+SCALING_PANEL_TAGS = ("k", "noise", "num_latents")
 
 
 class GroupKey(NamedTuple):
@@ -516,6 +531,149 @@ def _save(fig, figdir: Path, stem: str, written: list) -> None:
     written.append(stem)
 
 
+# ---------------------------------------------------------- sample complexity
+
+
+def has_scaling(rows: list[dict]) -> bool:
+    """Whether ``rows`` are of a sample-complexity study (carry ``samples_per_atom``)."""
+    return any(row.get(SCALING_TAG) is not None for row in rows)
+
+
+def scaling_series(rows: list[dict], metric: str) -> dict:
+    """Seed mean ± std of ``metric`` against samples per atom, per (panel, method).
+
+    Rows without ``samples_per_atom`` or with a variant tag are left out;
+    non-finite rows are not averaged. Rows of one (panel, method) at the same
+    samples per atom (a learner that draws the same number of samples at two
+    ``n_samples``) are pooled into one point.
+
+    Returns:
+      ``{(panel, method): (x, mean, std)}``, ``panel`` the point's
+      ``SCALING_PANEL_TAGS`` as ``((tag, value), ...)``, ``x`` increasing;
+      points without a finite value are dropped, and so are empty series.
+    """
+    stats = aggregate(
+        [row for row in rows if row.get(SCALING_TAG) is not None and not variant_key(row)],
+        key=lambda row: (point_key(row, SCALING_PANEL_TAGS), row["method"],
+                         _norm(float(row[SCALING_TAG]))),
+        metrics=[metric])
+    points: dict = {}
+    for (panel, method, x), group in stats.items():
+        if metric in group.mean:
+            points.setdefault((panel, method), []).append(
+                (x, group.mean[metric], group.std[metric]))
+    series = {}
+    for key in sorted(points, key=lambda k: (_order(k[0]), figures.method_sort_key(k[1]))):
+        xs, means, stds = (list(v) for v in zip(*sorted(points[key]), strict=True))
+        series[key] = (xs, means, stds)
+    return series
+
+
+def _scaling_label(panel: tuple) -> str:
+    return _point_label(tuple(sorted(panel, key=lambda tv: tv[0] != "num_latents")))
+
+
+def scaling_panels(series: dict) -> list:
+    """``figures.Panel``s of ``scaling_series`` output: one per panel, a line per method."""
+    by_panel: dict = {}
+    for (panel, method), (xs, means, stds) in series.items():
+        by_panel.setdefault(panel, []).append(figures.Line(method, xs, means, stds))
+    return [figures.Panel(_scaling_label(p), by_panel[p]) for p in _sort_values(by_panel)]
+
+
+def write_scaling_figures(figdir: Path, rows: list[dict]) -> list[str]:
+    """Writes ``scaling_<metric>`` for ``SCALING_METRICS``; returns the stems written."""
+    written = []
+    for metric in SCALING_METRICS:
+        panels = scaling_panels(scaling_series(rows, metric))
+        if panels:
+            guide = (CROSSING_LEVEL,) if metric == CROSSING_METRIC else ()
+            fig = figures.line_figure(
+                panels, xlabel="samples per atom (samples_seen · k / num_latents)",
+                ylabel=metric, title=f"{metric} vs samples per atom", xscale="log",
+                ylines=guide)
+            _save(fig, figdir, f"scaling_{metric}", written)
+    return written
+
+
+def scaling_crossings(rows: list[dict], metric: str = CROSSING_METRIC,
+                      level: float = CROSSING_LEVEL) -> dict:
+    """``{(panel, method): scaling.Crossing}``: where ``metric``'s seed mean reaches ``level``."""
+    return {key: scaling.threshold_crossing(xs, means, level)
+            for key, (xs, means, _) in scaling_series(rows, metric).items()}
+
+
+def _family(panel: tuple) -> tuple:
+    return tuple((tag, value) for tag, value in panel if tag != "num_latents")
+
+
+def scaling_fits(crossings: dict) -> dict:
+    """Power-law fits ``s* = a * num_latents^b`` of the finite crossings.
+
+    Bounds (``≤``/``>``) are left out; a method is fitted, separately per
+    (``k``, ``noise``) family, when it has finite crossings at two or more
+    ``num_latents``.
+
+    Returns:
+      ``{(family, method): (a, b, num_latents used)}``.
+    """
+    finite: dict = {}
+    for (panel, method), crossing in crossings.items():
+        if crossing.finite:
+            finite.setdefault((_family(panel), method), []).append(
+                (dict(panel)["num_latents"], crossing.value))
+    fits = {}
+    for key, points in finite.items():
+        if len({n for n, _ in points}) >= 2:
+            ns, values = zip(*sorted(points), strict=True)
+            fits[key] = (*scaling.fit_power_law(ns, values), tuple(ns))
+    return fits
+
+
+def _per_atom(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def render_scaling(rows: list[dict], figure_stems=()) -> str:
+    """The "Sample complexity" section of ``report.md`` (crossing table, power-law fits)."""
+    crossings = scaling_crossings(rows)
+    fits = scaling_fits(crossings)
+    out = ["## Sample complexity", "",
+           f"Samples per atom (`{SCALING_TAG}` = samples_seen · k / num_latents) at which the "
+           f"seed mean of `{CROSSING_METRIC}` first reaches {CROSSING_LEVEL:g}, interpolated "
+           "linearly in log(samples per atom) between the two measured points around it; "
+           "`> X`: not reached up to the largest measured X; `≤ X`: already reached at the "
+           "smallest measured X; —: no rows."]
+    stems = [s for s in figure_stems if s.startswith("scaling_")]
+    if stems:
+        out += [""] + [f"![{s}]({FIGURES_DIR}/{s}.png)" for s in stems]
+    families = _sort_values({_family(panel) for panel, _ in crossings})
+    for family in families:
+        panels = _sort_values({panel for panel, _ in crossings if _family(panel) == family})
+        methods = figures.method_order(m for p, m in crossings if _family(p) == family)
+        header = ["method"] + [f"num_latents={dict(p)['num_latents']}" for p in panels]
+        out += [""] + ([f"### {_point_label(family)}", ""] if len(families) > 1 else [])
+        out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for method in methods:
+            cells = [crossings[(p, method)].label(_per_atom) if (p, method) in crossings
+                     else "—" for p in panels]
+            out.append(f"| {method} | " + " | ".join(cells) + " |")
+    out += ["", f"Fit per method: `{SCALING_TAG}* = a · n^b` with n = num_latents, by least "
+            f"squares of log {SCALING_TAG}* on log n over the finite crossings above (bounds "
+            "left out), for methods with at least two; the samples needed then grow as "
+            "a · n^(1+b) / k.", ""]
+    if fits:
+        out += ["| method | a | b | num_latents fitted |", "|---|---|---|---|"]
+        for (family, method), (a, b, ns) in sorted(
+                fits.items(), key=lambda kv: (_order(kv[0][0]),
+                                              figures.method_sort_key(kv[0][1]))):
+            label = f"{method} ({_point_label(family)})" if len(families) > 1 else method
+            out.append(f"| {label} | {a:.3g} | {b:.3f} | {', '.join(map(str, ns))} |")
+    else:
+        out.append("No method has finite crossings at two num_latents: no fit.")
+    return "\n".join(out) + "\n"
+
+
 # ---------------------------------------------------------------- markdown
 
 
@@ -627,19 +785,23 @@ def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, r
     main = [s for s in stems if s in HEADLINE_METRICS or any(
         s == f"{m}_vs_{t}" for m in HEADLINE_METRICS for t in VARIANT_TAGS)]
     curves = [s for s in stems if s.startswith("curve_")]
+    scaling_stems = [s for s in stems if s.startswith("scaling_")]  # in their own section
     if stems:
         out += ["", "## Figures", ""]
         out += [f"![{s}]({FIGURES_DIR}/{s}.png)" for s in main]
         if curves:
             out += ["", "Training curves: " + ", ".join(
                 f"[{s[len('curve_'):]}]({FIGURES_DIR}/{s}.png)" for s in curves)]
-        others = [s for s in stems if s not in main and s not in curves]
+        others = [s for s in stems
+                  if s not in main and s not in curves and s not in scaling_stems]
         if others:
             out += ["", "Other metrics: " + ", ".join(
                 f"[{s}]({FIGURES_DIR}/{s}.png)" for s in others)]
         out += ["", "Every figure is also written as PDF. Reference means: dashed, `x` markers; "
                 "log x axes when values span more than a factor 20 (symlog when 0 is among "
                 "them, e.g. `n_iter = 0`)."]
+    if has_scaling(rows):
+        out += ["", render_scaling(rows, scaling_stems).rstrip("\n")]
     out += ["", "## Results (mean ± std over finite seeds)", "",
             render_tables(groups, ref_groups, matches, diffs, with_reference=bool(reference_files))]
     if notes:
@@ -682,6 +844,8 @@ def main(argv=None) -> int:
 
     stems = write_figures(args.workdir / FIGURES_DIR, config, groups,
                           aggregate_curves(curve_rows), ref_groups, matches)
+    if has_scaling(rows):
+        stems += write_scaling_figures(args.workdir / FIGURES_DIR, rows)
     text = render_report(title=args.workdir.resolve().name, config=config, rows=rows,
                          runs=load_runs(args.workdir), workdir_notes=load_notes(args.workdir),
                          groups=groups, ref_groups=ref_groups, matches=matches, diffs=diffs,

@@ -14,6 +14,29 @@ registered as the methods ``sae_relu``, ``sae_topk``, ``sae_jumprelu`` and
 ``sae_MP``. The loss is ``MSE(x, x_hat) + gamma * mean(penalty)``, the MSE
 averaged over batch and features.
 
+Two variants from the SAE literature, not part of the protocol, test whether
+TopK's training is what limits the learned dictionary:
+
+* ``topk_auxk`` (``sae_topk_auxk``): TopK plus the auxiliary dead-latent loss
+  of Gao et al. 2024 (section A.2). A latent is dead when it has had no code
+  > 0 on any of the last ``auxk_dead_after`` real training samples (counted in
+  whole batches, the current one included, as their code counts steps;
+  padding rows do not count). With the residual ``e = x - x_hat`` held fixed
+  (stop-gradient, as in their ``train.py``: the auxiliary loss must not pull
+  the main reconstruction), the ``auxk_k`` largest pre-activations among dead
+  latents, ReLU'd, reconstruct it without bias, ``e_hat = z_aux W_d^T``, and
+  the loss gains ``auxk_alpha * MSE(e, e_hat)`` (0 when no latent is dead);
+* ``batchtopk`` (``sae_batchtopk``): BatchTopK of Bussmann et al. 2024. In
+  training the ``k * B`` largest pre-activations of the batch's ``B`` real
+  rows are kept, ReLU'd (padding rows never); at inference (val/OOD codes and
+  the curves) ``codes = ReLU(pre) * (pre > theta)`` with one global threshold
+  ``theta``, the exponential moving average over training batches of the
+  smallest kept positive code (the paper's estimate averages it over batches;
+  the moving average forgets the untrained encoder of the first epochs).
+  ``theta`` is the parameter ``threshold`` (so checkpoints and the methods
+  built on a trained SAE see it), excluded from AdamW (no step, no decay) and
+  set by the moving average after each step.
+
 Training is one pure function of a PRNG key: a ``lax.scan`` over epochs whose
 body is a ``lax.scan`` over mini-batches, so ``jax.jit(jax.vmap(run))`` trains
 every seed in one compiled call with no host round trip.
@@ -32,9 +55,25 @@ Hyper-parameters live in the ``config.sae`` section (see ``default_config``)::
                                 # the last one (as the reference logs)
     jumprelu_bandwidth=1e-3     # width of the rectangle kernel
     jumprelu_init_threshold=1e-3  # initial theta = exp(log_theta)
+    auxk_alpha=1/32             # topk_auxk: weight of the auxiliary loss (paper)
+    auxk_k=None                 # topk_auxk: dead latents per sample;
+                                # None = input_dim // 2 (paper: d_model / 2),
+                                # capped at the width
+    auxk_dead_after=2500        # topk_auxk: real samples without a code > 0
+                                # after which a latent is dead
+    batchtopk_threshold_decay=0.999  # batchtopk: decay of theta's moving average
 
-``k`` (TopK and MP) is the data sparsity ``spec.k`` and the width is
-``spec.num_latents``.
+``auxk_dead_after = 2500`` is one epoch of the protocol's 2500 training
+samples: a dead latent has fired on no sample of a whole pass over the data.
+An alive latent firing at the average rate ``k / n`` is expected to fire
+``2500 k / n`` times in that window (250 at n = 100, 5 at n = 5000 with
+k = 10), against ~20 for Gao et al.'s 10M tokens at k = 32 and n = 16M.
+``batchtopk_threshold_decay = 0.999`` is the decay of Marks et al.'s
+``dictionary_learning`` BatchTopK trainer: a time constant of 1000 steps, 25
+of the protocol's 40-step epochs, 5% of its 20,000 steps.
+
+``k`` (TopK, MP and the two variants) is the data sparsity ``spec.k`` and the
+width is ``spec.num_latents``.
 
 Design notes (what differs from a literal transcription, and why):
 
@@ -59,7 +98,10 @@ Design notes (what differs from a literal transcription, and why):
 References:
   Rajamanoharan et al. 2024, "Jumping Ahead: Improving Reconstruction Fidelity
   with JumpReLU Sparse Autoencoders" (arXiv 2407.14435).
-  Gao et al. 2024, "Scaling and evaluating sparse autoencoders" (TopK).
+  Gao et al. 2024, "Scaling and evaluating sparse autoencoders" (TopK, AuxK;
+  arXiv 2406.04093).
+  Bussmann, Leask & Nanda 2024, "BatchTopK Sparse Autoencoders"
+  (arXiv 2412.06410).
   Mallat & Zhang 1993, "Matching pursuits with time-frequency dictionaries".
 """
 
@@ -81,9 +123,12 @@ from sparsecomp.errors import ConfigError
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.solvers import fista
 
-SAE_KINDS = ("relu", "topk", "jumprelu", "mp")
+SAE_KINDS = ("relu", "topk", "jumprelu", "mp", "topk_auxk", "batchtopk")
 # Registered method name of each kind, spelled as in the reference results.
-METHOD_NAMES = {"relu": "sae_relu", "topk": "sae_topk", "jumprelu": "sae_jumprelu", "mp": "sae_MP"}
+METHOD_NAMES = {"relu": "sae_relu", "topk": "sae_topk", "jumprelu": "sae_jumprelu", "mp": "sae_MP",
+                "topk_auxk": "sae_topk_auxk", "batchtopk": "sae_batchtopk"}
+# Kinds that keep k codes per sample (on average over a batch, for batchtopk).
+K_SPARSE_KINDS = ("topk", "mp", "topk_auxk", "batchtopk")
 # Activity threshold of the logged L0, the same as the reconstruction metric's.
 L0_THRESHOLD = 0.01
 
@@ -103,6 +148,11 @@ def default_config() -> ml_collections.ConfigDict:
             log_every=10,
             jumprelu_bandwidth=1e-3,
             jumprelu_init_threshold=1e-3,
+            # topk_auxk and batchtopk (see the module docstring for the values).
+            auxk_alpha=1 / 32,
+            auxk_k=ml_collections.config_dict.placeholder(int),  # None: input_dim // 2
+            auxk_dead_after=2500,
+            batchtopk_threshold_decay=0.999,
             # Also log the decoder at every logged epoch (learning_dynamics).
             log_dictionary=False,
         )
@@ -235,6 +285,52 @@ def kth_largest(x: jax.Array, k: int, axis: int = -1) -> jax.Array:
     first = jnp.max(x, axis=axis, keepdims=True)
     kth, _ = jax.lax.scan(next_below, first, None, length=k - 1)
     return kth
+
+
+def batch_topk_mask(pre: jax.Array, mask: jax.Array, k: int) -> jax.Array:
+    """Marks the ``k * B`` largest pre-activations of a batch's ``B`` real rows.
+
+    One ``lax.top_k`` of static size ``k * batch`` over the flattened batch
+    (padding rows at ``-inf``), read at the dynamic rank ``k * B``: the last
+    batch of an epoch has fewer real rows. (``kth_largest`` would take
+    ``k * batch`` passes here, slower than the sort.)
+
+    Args:
+      pre: [batch, width] float32 pre-activations.
+      mask: [batch] float32, 1 for real rows, 0 for padding; at least one real row.
+      k: static, 1 <= k <= width.
+
+    Returns:
+      [batch, width] bool with ``k * B`` entries marked (exact ties at the
+      threshold, a measure-zero event, are all kept), none in a padding row.
+
+    References:
+      Bussmann, Leask & Nanda 2024, "BatchTopK Sparse Autoencoders".
+    """
+    real = mask[:, None] > 0
+    flat = jnp.where(real, jax.lax.stop_gradient(pre), -jnp.inf).reshape(-1)
+    top = jax.lax.top_k(flat, k * pre.shape[0])[0]
+    kth = top[k * jnp.sum(mask).astype(jnp.int32) - 1]
+    return real & (pre >= kth)
+
+
+def auxk_codes(pre: jax.Array, dead: jax.Array, k: int) -> jax.Array:
+    """Each row's ``k`` largest pre-activations among the dead latents, ReLU'd.
+
+    Args:
+      pre: [batch, width] float32 pre-activations.
+      dead: [width] bool, the dead latents.
+      k: static, 1 <= k <= width.
+
+    Returns:
+      [batch, width] float32, zero outside the dead latents; a row with at
+      most ``k`` dead latents keeps all of them (``kth_largest`` is then -inf).
+
+    References:
+      Gao et al. 2024, "Scaling and evaluating sparse autoencoders", A.2.
+    """
+    dead_pre = jnp.where(dead, pre, -jnp.inf)
+    return jnp.where(dead_pre >= kth_largest(dead_pre, k), nn.relu(dead_pre), 0.0)
 
 
 # Matching pursuit updates its inner products through the Gram matrix
@@ -412,6 +508,7 @@ class SAEOutput(NamedTuple):
     x_hat: jax.Array  # [batch, input_dim] float32, reconstruction
     codes: jax.Array  # [batch, width] float32
     penalty: jax.Array  # [batch] float32, per-sample sparsity penalty
+    pre: jax.Array | None = None  # [batch, width] float32 pre-activations (None for mp)
 
 
 class SparseAutoencoder(nn.Module):
@@ -420,9 +517,11 @@ class SparseAutoencoder(nn.Module):
     ``x' = x - b_d``, ``pre = x' W_e^T + b_e``, ``codes = f(pre)``,
     ``x_hat = codes W_d^T + b_d``. Parameters (``variables["params"]``) form a
     plain dict: ``W_e`` [width, input_dim], ``b_e`` [width], ``W_d``
-    [input_dim, width] (atoms are columns), ``b_d`` [input_dim] and, for
-    ``jumprelu``, ``log_theta`` [width]; all float32. ``mp`` keeps (and
-    ignores) ``W_e``/``b_e`` so that every kind has the same parameters.
+    [input_dim, width] (atoms are columns), ``b_d`` [input_dim], for
+    ``jumprelu`` ``log_theta`` [width] and for ``batchtopk`` ``threshold`` []
+    (the inference threshold, set by training, not by gradients); all
+    float32. ``mp`` keeps (and ignores) ``W_e``/``b_e`` so that every kind has
+    the same parameters.
     MP's atom search is feature-major (``[width, batch]``), the layout in
     which XLA:CPU reduces over the width fastest.
     """
@@ -430,7 +529,7 @@ class SparseAutoencoder(nn.Module):
     input_dim: int  # m
     width: int  # dictionary size (num_latents in every sweep)
     kind: str  # one of SAE_KINDS
-    k: int  # kept codes of topk / steps of mp
+    k: int  # kept codes (per sample, or per sample on average for batchtopk) / steps of mp
     bandwidth: float = 1e-3  # jumprelu kernel width
     init_threshold: float = 1e-3  # jumprelu initial theta
 
@@ -438,7 +537,7 @@ class SparseAutoencoder(nn.Module):
         # Refuse bad sizes when the model is built, not when it is first traced.
         if self.kind not in SAE_KINDS:
             raise ConfigError(f"sae kind={self.kind!r} is invalid: choose one of {SAE_KINDS}")
-        if self.kind in ("topk", "mp") and not 1 <= self.k <= self.width:
+        if self.kind in K_SPARSE_KINDS and not 1 <= self.k <= self.width:
             raise ConfigError(
                 f"sae k={self.k} is invalid: it must satisfy 1 <= k <= width={self.width}"
             )
@@ -463,13 +562,25 @@ class SparseAutoencoder(nn.Module):
                 (self.width,),
                 jnp.float32,
             )
+        if self.kind == "batchtopk":
+            # Negative until the first training batch sets it (kept codes are > 0).
+            self.threshold = self.param(
+                "threshold", nn.initializers.constant(-1.0), (), jnp.float32
+            )
 
-    def __call__(self, x: jax.Array) -> SAEOutput:
+    def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> SAEOutput:
         """Encodes and reconstructs ``x`` ([batch, input_dim] float32).
+
+        Args:
+          x: [batch, input_dim] float32.
+          mask: [batch] float32 of a training batch (1 real row, 0 padding), or
+            None at inference. Only ``batchtopk`` reads it: it keeps the top
+            ``k * B`` codes of the ``B`` real rows in training and those above
+            ``threshold`` at inference.
 
         Returns:
           ``SAEOutput``; ``penalty`` is the L1 norm of the codes (relu), their
-          number above threshold (jumprelu) or 0 (topk, mp).
+          number above threshold (jumprelu) or 0 (the other kinds).
         """
         centred = x - self.b_d
         no_penalty = jnp.zeros(x.shape[:1], x.dtype)
@@ -483,16 +594,20 @@ class SparseAutoencoder(nn.Module):
         if self.kind == "relu":
             codes = nn.relu(pre)
             penalty = jnp.sum(jnp.abs(codes), axis=-1)
-        elif self.kind == "topk":
+        elif self.kind in ("topk", "topk_auxk"):
             kth = kth_largest(pre, self.k)  # [batch, 1]
             codes = jnp.where(pre >= kth, nn.relu(pre), 0.0)
+            penalty = no_penalty
+        elif self.kind == "batchtopk":
+            keep = pre > self.threshold if mask is None else batch_topk_mask(pre, mask, self.k)
+            codes = jnp.where(keep, nn.relu(pre), 0.0)
             penalty = no_penalty
         else:
             theta = jnp.exp(self.log_theta)
             active = nn.relu(pre)
             codes = jumprelu(active, theta, self.bandwidth)
             penalty = jnp.sum(step(active, theta, self.bandwidth), axis=-1)
-        return SAEOutput(codes @ self.W_d.T + self.b_d, codes, penalty)
+        return SAEOutput(codes @ self.W_d.T + self.b_d, codes, penalty, pre)
 
     def encode(self, x: jax.Array) -> jax.Array:
         """Codes of ``x`` ([batch, input_dim] float32): [batch, width] float32."""
@@ -526,9 +641,22 @@ def make_model(config: ml_collections.ConfigDict, spec: DataSpec, kind: str) -> 
 class TrainState(NamedTuple):
     """Everything a training step carries (leading seed axis under vmap)."""
 
-    params: Params  # W_e [width, m], b_e [width], W_d [m, width], b_d [m] (+ log_theta [width])
+    # W_e [width, m], b_e [width], W_d [m, width], b_d [m] (+ log_theta [width]
+    # for jumprelu, threshold [] for batchtopk)
+    params: Params
     opt_state: optax.OptState  # AdamW moments, same shapes as params, and a [] int32 count
     nonfinite: jax.Array  # [] bool, a training loss has been NaN/inf
+    # [width] int32 for topk_auxk, else None: real training samples since each
+    # latent last had a code > 0, counted in whole batches (AuxK's dead latents).
+    since_fired: jax.Array | None = None
+
+
+class AuxK(NamedTuple):
+    """Static settings of TopK's auxiliary dead-latent loss (``topk_auxk``)."""
+
+    alpha: float  # weight of the auxiliary MSE in the loss
+    k: int  # dead latents each sample reconstructs its residual with, 1 <= k <= width
+    dead_after: int  # real samples without a code > 0 after which a latent is dead
 
 
 class Batch(NamedTuple):
@@ -538,9 +666,21 @@ class Batch(NamedTuple):
     mask: jax.Array  # [batch_size] float32, 1 for real samples, 0 for padding
 
 
-def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """AdamW as in the reference (PyTorch defaults: decay on every parameter)."""
-    return optax.adamw(config.lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=config.weight_decay)
+def make_optimizer(
+    config: ml_collections.ConfigDict, frozen: tuple[str, ...] = ()
+) -> optax.GradientTransformation:
+    """AdamW as in the reference (PyTorch defaults: decay on every parameter).
+
+    Parameters named in ``frozen`` get no update at all (no step, no decay):
+    BatchTopK's ``threshold``, which training sets by a moving average.
+    """
+    adamw = optax.adamw(config.lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=config.weight_decay)
+    if not frozen:
+        return adamw
+    return optax.multi_transform(
+        {"adamw": adamw, "frozen": optax.set_to_zero()},
+        lambda params: {name: "frozen" if name in frozen else "adamw" for name in params},
+    )
 
 
 def init_state(
@@ -548,26 +688,79 @@ def init_state(
 ) -> TrainState:
     """Initial parameters (protocol init) and optimiser state of one seed."""
     params = dict(model.init(key, jnp.zeros((1, model.input_dim), jnp.float32))["params"])
-    return TrainState(params, optimizer.init(params), jnp.array(False))
+    since_fired = jnp.zeros(model.width, jnp.int32) if model.kind == "topk_auxk" else None
+    return TrainState(params, optimizer.init(params), jnp.array(False), since_fired)
 
 
 def loss_fn(
-    params: Params, model: SparseAutoencoder, batch: Batch, gamma: float
+    params: Params,
+    model: SparseAutoencoder,
+    batch: Batch,
+    gamma: float,
+    since_fired: jax.Array | None = None,
+    auxk: AuxK | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Masked ``MSE + gamma * penalty`` of one batch.
+    """Masked ``MSE + gamma * penalty`` of one batch, plus AuxK's term for topk_auxk.
 
     ``loss = sum_i mask_i (||x_i - x_hat_i||^2 / m + gamma * penalty_i) / sum_i mask_i``,
     i.e. the MSE averaged over real samples and features plus the batch mean of
     the penalty, exactly the unmasked loss of the real samples.
 
+    With ``auxk``, ``since_fired`` first counts this batch (reset where a real
+    row has a code > 0, else increased by the number of real rows), latents
+    at ``auxk.dead_after`` or more are dead, and the loss gains
+    ``auxk.alpha * sum_i mask_i ||e_i - e_hat_i||^2 / m / sum_i mask_i`` with
+    ``e = stop_gradient(x - x_hat)`` and
+    ``e_hat = auxk_codes(pre, dead, auxk.k) @ W_d^T`` (no bias); the term is 0
+    when no latent is dead.
+
+    Args:
+      since_fired: [width] int32 for topk_auxk (see ``TrainState``), else None.
+      auxk: the AuxK settings for topk_auxk, else None.
+
     Returns:
-      ``(loss, aux)``: loss [] float32; aux holds [] float32 ``mse`` and ``penalty``.
+      ``(loss, aux)``: loss [] float32; aux holds [] float32 ``mse`` and
+      ``penalty``; for topk_auxk also [] float32 ``aux_mse`` and the updated
+      ``since_fired``; for batchtopk [] float32 ``min_kept``, the batch's
+      smallest positive code (inf if none).
     """
-    out = model.apply({"params": params}, batch.y)
+    out = model.apply({"params": params}, batch.y, batch.mask)
     count = jnp.sum(batch.mask)
     mse = jnp.sum(batch.mask * jnp.mean((out.x_hat - batch.y) ** 2, axis=-1)) / count
     penalty = jnp.sum(batch.mask * out.penalty) / count
-    return mse + gamma * penalty, {"mse": mse, "penalty": penalty}
+    loss, aux = mse + gamma * penalty, {"mse": mse, "penalty": penalty}
+    if model.kind == "batchtopk":
+        codes = jax.lax.stop_gradient(out.codes)
+        aux["min_kept"] = jnp.min(jnp.where(codes > 0, codes, jnp.inf))
+    if auxk is not None:
+        fired = jnp.any((out.codes > 0) & (batch.mask[:, None] > 0), axis=0)
+        since_fired = jnp.where(fired, 0, since_fired + count.astype(jnp.int32))
+        dead = since_fired >= auxk.dead_after
+        residual = jax.lax.stop_gradient(batch.y - out.x_hat)
+        residual_hat = auxk_codes(out.pre, dead, auxk.k) @ params["W_d"].T
+        aux_mse = jnp.sum(batch.mask * jnp.mean((residual - residual_hat) ** 2, axis=-1)) / count
+        aux_mse = jnp.where(jnp.any(dead), aux_mse, 0.0)
+        loss = loss + auxk.alpha * aux_mse
+        aux.update(aux_mse=aux_mse, since_fired=since_fired)
+    return loss, aux
+
+
+def update_threshold(threshold: jax.Array, min_kept: jax.Array, decay: float) -> jax.Array:
+    """One step of BatchTopK's estimate of its inference threshold.
+
+    ``theta <- decay * theta + (1 - decay) * min_kept``: an exponential moving
+    average of each batch's smallest kept positive code, started at the first
+    batch's value (``theta < 0`` marks it unset) and left unchanged by a batch
+    that kept no positive code (``min_kept = inf``).
+
+    Args:
+      threshold: [] float32; min_kept: [] float32; decay: static, in [0, 1).
+
+    Returns:
+      [] float32.
+    """
+    average = jnp.where(threshold < 0, min_kept, decay * threshold + (1 - decay) * min_kept)
+    return jnp.where(jnp.isfinite(min_kept), average, threshold)
 
 
 def _project_decoder_grad(grad: jax.Array, decoder: jax.Array) -> jax.Array:
@@ -586,24 +779,37 @@ def renormalise_decoder(params: Params) -> Params:
 
 
 def make_train_step(
-    model: SparseAutoencoder, optimizer: optax.GradientTransformation, gamma: float
+    model: SparseAutoencoder,
+    optimizer: optax.GradientTransformation,
+    gamma: float,
+    *,
+    auxk: AuxK | None = None,
+    threshold_decay: float | None = None,
 ):
     """Builds the pure ``train_step(state, batch) -> (state, metrics)``.
 
     One AdamW step on the masked loss, with the decoder gradient projected
     orthogonal to the decoder columns first. ``metrics`` holds [] float32
-    ``loss``, ``mse`` and ``penalty`` of the batch before the step.
+    ``loss``, ``mse`` and ``penalty`` (and ``aux_mse`` for topk_auxk) of the
+    batch before the step. topk_auxk needs ``auxk`` and carries
+    ``since_fired``; batchtopk needs ``threshold_decay`` and then sets its
+    ``threshold`` by ``update_threshold`` (``optimizer`` must leave it alone).
     """
 
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params, model, batch, gamma
+            state.params, model, batch, gamma, state.since_fired, auxk
         )
         grads = {**grads, "W_d": _project_decoder_grad(grads["W_d"], state.params["W_d"])}
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
+        if model.kind == "batchtopk":
+            threshold = state.params["threshold"]
+            params = {**params, "threshold": update_threshold(threshold, aux.pop("min_kept"),
+                                                              threshold_decay)}
         nonfinite = state.nonfinite | ~jnp.isfinite(loss)
-        return TrainState(params, opt_state, nonfinite), {"loss": loss, **aux}
+        state = TrainState(params, opt_state, nonfinite, aux.pop("since_fired", None))
+        return state, {"loss": loss, **aux}
 
     return train_step
 
@@ -667,6 +873,36 @@ def evaluate(
     return metrics
 
 
+def _require_positive_int(field: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"sae.{field}={value!r} is invalid: it must be an integer >= 1")
+
+
+def auxk_settings(config: ml_collections.ConfigDict, model: SparseAutoencoder) -> AuxK:
+    """AuxK's settings from ``config.sae``; ``auxk_k=None`` gives ``input_dim // 2``.
+
+    Raises:
+      ConfigError: for a non-positive ``auxk_k`` or ``auxk_dead_after``.
+    """
+    k = max(1, model.input_dim // 2) if config.auxk_k is None else config.auxk_k
+    _require_positive_int("auxk_k", k)
+    _require_positive_int("auxk_dead_after", config.auxk_dead_after)
+    return AuxK(float(config.auxk_alpha), min(k, model.width), config.auxk_dead_after)
+
+
+def _variant_options(config: ml_collections.ConfigDict, model: SparseAutoencoder) -> dict:
+    """``make_train_step``'s keyword arguments for topk_auxk and batchtopk."""
+    if model.kind == "topk_auxk":
+        return {"auxk": auxk_settings(config, model)}
+    if model.kind == "batchtopk":
+        decay = config.batchtopk_threshold_decay
+        if not 0 <= decay < 1:
+            raise ConfigError(f"sae.batchtopk_threshold_decay={decay!r} is invalid: "
+                              "it must be in [0, 1)")
+        return {"threshold_decay": float(decay)}
+    return {}
+
+
 def shuffle(key: jax.Array, n: int) -> jax.Array:
     """A uniformly random permutation of ``0 .. n-1``, faster on CPU.
 
@@ -719,15 +955,13 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
       curves also hold ``dictionary``: [n_logged, input_dim, width] float32,
       the decoder (``model.decoder``) at each logged epoch.
     """
-    optimizer = make_optimizer(config)
-    train_step = make_train_step(model, optimizer, config.gamma)
     epochs, batch_size = config.epochs, config.batch_size
     renorm_every, log_every, gamma = config.renorm_every, config.log_every, config.gamma
     log_dictionary = bool(config.log_dictionary)
     for field in ("epochs", "batch_size", "renorm_every", "log_every"):
-        value = config[field]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"sae.{field}={value!r} is invalid: it must be an integer >= 1")
+        _require_positive_int(field, config[field])
+    optimizer = make_optimizer(config, ("threshold",) if model.kind == "batchtopk" else ())
+    train_step = make_train_step(model, optimizer, gamma, **_variant_options(config, model))
     logged_epochs = sorted({*range(0, epochs, log_every), epochs - 1})
     slot_of_epoch = np.full(epochs, len(logged_epochs), np.int32)
     slot_of_epoch[logged_epochs] = np.arange(len(logged_epochs))
@@ -836,14 +1070,20 @@ def _make_method(kind: str):
             decoder = model.apply(variables, method=model.decoder)
             gap = amortisation_gap(data.y_val, codes_val, decoder, state.params["b_d"],
                                    lam=lam, n_iter=n_iter)
+            scalars = {"nonfinite": nonfinite, "loss_train": loss_train_last,
+                       "amortisation_gap_mse": gap}
+            if kind == "topk_auxk":  # latents dead at the end of training
+                dead_after = auxk_settings(config.sae, model).dead_after
+                scalars["dead_latents"] = jnp.sum(state.since_fired >= dead_after)
+            if kind == "batchtopk":
+                scalars["threshold"] = state.params["threshold"]
             return MethodOutput(
                 codes_val=codes_val,
                 codes_ood=codes_ood,
                 dictionary=decoder,
                 decoder_bias=state.params["b_d"],
                 params=state.params,
-                scalars={"nonfinite": nonfinite, "loss_train": loss_train_last,
-                         "amortisation_gap_mse": gap},
+                scalars=scalars,
                 curves=curves,
             )
 
@@ -861,10 +1101,15 @@ for _kind in SAE_KINDS:
 __all__ = [
     "SAE_KINDS",
     "METHOD_NAMES",
+    "K_SPARSE_KINDS",
+    "AuxK",
     "Batch",
     "SAEOutput",
     "SparseAutoencoder",
     "amortisation_gap",
+    "auxk_codes",
+    "auxk_settings",
+    "batch_topk_mask",
     "TrainState",
     "default_config",
     "evaluate",
@@ -884,4 +1129,5 @@ __all__ = [
     "shuffle",
     "step",
     "unit_columns",
+    "update_threshold",
 ]

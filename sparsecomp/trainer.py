@@ -44,7 +44,13 @@ from sparsecomp import checkpoints, distributed
 from sparsecomp import workdir as wd
 from sparsecomp.data import DataSpec, make_datasets
 from sparsecomp.evaluation import dictionary_curves, evaluate
-from sparsecomp.experiment import concurrent_methods, point_name, point_tags, sweep_points
+from sparsecomp.experiment import (
+    concurrent_methods,
+    point_name,
+    point_tags,
+    runs_at,
+    sweep_points,
+)
 from sparsecomp.methods import (
     MethodOutput,
     method_info,
@@ -61,7 +67,7 @@ RESULTS_TABLE = "results.md"
 def group_key(row: dict) -> tuple:
     """Identifies a (sweep point, method) group of rows or curve lines."""
     return (row["num_latents"], row["k"], row["input_dim"], row["n_samples"],
-            row.get("noise", 0.0), row["method"])
+            row.get("noise", 0.0), row.get("n_eval"), row["method"])
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
@@ -114,7 +120,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         jax.vmap(jax.random.key)(np.asarray(layout.pad_seeds(seeds), np.uint32))
     )
     pending = [
-        (spec, [m for m in methods if group_key({**point_tags(spec), "method": m}) not in finished])
+        (spec, [m for m in methods if runs_at(config, m, spec)
+                and group_key({**point_tags(spec), "method": m}) not in finished])
         for spec in specs
     ]
     pending = [(spec, todo) for spec, todo in pending if todo]

@@ -7,7 +7,16 @@ import jax
 import numpy as np
 import pytest
 
-from sparsecomp.data import default_input_dim, make_dataset, make_datasets, make_spec
+from sparsecomp import data as data_module
+from sparsecomp.data import (
+    default_input_dim,
+    labels,
+    make_dataset,
+    make_datasets,
+    make_spec,
+    observe,
+    sample_observations,
+)
 from sparsecomp.errors import ConfigError
 
 SPEC = make_spec(num_latents=40, k=4, n_samples=600)
@@ -95,6 +104,7 @@ def test_noise_is_added():
         ({"num_latents": 100, "k": 10, "n_samples": 0}, "n_samples=0"),
         ({"num_latents": -5, "k": 1}, "num_latents=-5"),
         ({"num_latents": 100, "k": 10, "noise": -1.0}, "noise=-1.0"),
+        ({"num_latents": 100, "k": 10, "n_eval": 1}, "n_eval=1"),
     ],
 )
 def test_invalid_sizes_are_refused_naming_the_field(fields, message):
@@ -116,3 +126,36 @@ def test_sweep_points_that_coincide_run_once():
     config.data.update({"num_latents": 50, "k": 10})
     config.sweep.c = (1.0, 5.0, 6.0)  # 5 and 6 both give input_dim = 50
     assert [spec.input_dim for spec in sweep_points(config)] == [17, 50]
+
+
+def test_n_eval_sets_val_and_ood_and_keeps_the_train_half():
+    spec = make_spec(num_latents=20, k=3, n_samples=400, n_eval=50)
+    assert (spec.n_train, spec.n_val, spec.n_ood) == (200, 50, 50)
+    data = make_dataset(jax.random.key(0), spec)
+    chex.assert_shape((data.y_train, data.y_val, data.y_ood), [(200, spec.input_dim),
+                                                               (50, spec.input_dim),
+                                                               (50, spec.input_dim)])
+
+
+def test_observations_in_blocks_equal_one_block(monkeypatch):
+    spec = make_spec(num_latents=20, k=3, n_samples=300, noise=0.1)
+    data = make_dataset(jax.random.key(1), spec)
+    whole = observe(data.support_train, data.values_train, data.mixing, 0.1, jax.random.key(2))
+    monkeypatch.setattr(data_module, "OBSERVE_BLOCK_BYTES", 4 * 20 * 7)  # 7 rows, ragged end
+    blocked = observe(data.support_train, data.values_train, data.mixing, 0.1, jax.random.key(2))
+    np.testing.assert_allclose(blocked, whole, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(whole, data.z_train @ data.mixing.T, atol=0.5)  # noise 0.1
+    np.testing.assert_array_equal(labels(data.support_train, data.values_train),
+                                  data.z_train[:, 0] > 0.5)
+
+
+def test_streamed_samples_are_fresh_id_samples():
+    spec = make_spec(num_latents=20, k=3, n_samples=4000)
+    data = make_dataset(jax.random.key(1), spec)
+    a = sample_observations(jax.random.key(3), data.mixing, spec, 2000)
+    b = sample_observations(jax.random.key(4), data.mixing, spec, 2000)
+    chex.assert_shape(a, (2000, spec.input_dim))
+    assert not np.allclose(a, b)
+    # Same distribution as the ID split: second moments agree to sampling error.
+    np.testing.assert_allclose(np.cov(np.asarray(a).T), np.cov(np.asarray(data.y_train).T),
+                               atol=0.08)

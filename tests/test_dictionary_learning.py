@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from sparsecomp.data import make_datasets, make_spec
+from sparsecomp.defaults import base_config
 from sparsecomp.dictionary_learning import (
     SoftplusAdamParams,
     learn_dictionary_fista,
@@ -38,7 +39,8 @@ def _seed(datasets, i):
 
 def _config(**dl_fista):
     config = ml_collections.ConfigDict()
-    config.dl_fista = ml_collections.ConfigDict({**DL_OPTIONS, "log_dictionary": False, **dl_fista})
+    config.dl_fista = base_config().dl_fista
+    config.dl_fista.update({**DL_OPTIONS, **dl_fista})
     return config
 
 

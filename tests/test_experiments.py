@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import sparsecomp
-from sparsecomp.experiment import sweep_points
+from sparsecomp.experiment import runs_at, sweep_points
 from sparsecomp.methods import method_variants, rows_per_seed, with_requirements
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.py"))
@@ -31,8 +31,12 @@ def test_full_config_is_valid(path):
 def test_smoke_variant_runs(path, tmp_path):
     rows = sparsecomp.train_and_evaluate(load_config(path, "smoke"), tmp_path)
     config = load_config(path, "smoke")
-    per_seed = sum(rows_per_seed(name, config) for name in with_requirements(config.methods))
-    expected = len(sweep_points(config)) * per_seed * len(config.seeds)
+    expected = len(config.seeds) * sum(
+        rows_per_seed(name, config)
+        for spec in sweep_points(config)
+        for name in with_requirements(config.methods)
+        if runs_at(config, name, spec)  # config.limits
+    )
     assert len(rows) == expected
     assert {row["method"] for row in rows} >= set(config.methods)
     for row in rows:  # the row schema every experiment shares

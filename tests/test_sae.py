@@ -65,6 +65,8 @@ def test_init_follows_protocol_and_shapes(kind):
     expected = {"W_e": (width, m), "b_e": (width,), "W_d": (m, width), "b_d": (m,)}
     if kind == "jumprelu":
         expected["log_theta"] = (width,)
+    if kind == "batchtopk":
+        expected["threshold"] = ()
     assert set(params) == set(expected)
     for name, shape in expected.items():
         chex.assert_shape(params[name], shape)
@@ -267,16 +269,21 @@ def test_map_rows_equals_one_pass():
     np.testing.assert_allclose(blocked, encode(y), atol=1e-6)
 
 
-def test_masked_loss_equals_loss_of_real_samples():
-    model, params = _params("jumprelu")
+@pytest.mark.parametrize("kind", ["jumprelu", "batchtopk", "topk_auxk"])
+def test_masked_loss_equals_loss_of_real_samples(kind):
+    model, params = _params(kind)
+    # For topk_auxk: latents 10.. are dead, so the auxiliary term is on.
+    extra = (jnp.arange(20) * 10, sae.AuxK(0.5, 4, 100)) if kind == "topk_auxk" else ()
     y = jax.random.normal(jax.random.key(7), (10, SPEC.input_dim))
     padded = sae.Batch(
-        jnp.concatenate([y, jnp.ones((6, SPEC.input_dim))]),
+        jnp.concatenate([y, 3.0 * jnp.ones((6, SPEC.input_dim))]),
         jnp.concatenate([jnp.ones(10), jnp.zeros(6)]),
     )
-    full = sae.loss_fn(params, model, sae.Batch(y, jnp.ones(10)), 1e-4)
-    masked = sae.loss_fn(params, model, padded, 1e-4)
+    full = sae.loss_fn(params, model, sae.Batch(y, jnp.ones(10)), 1e-4, *extra)
+    masked = sae.loss_fn(params, model, padded, 1e-4, *extra)
     chex.assert_trees_all_close(masked, full, rtol=1e-6)
+    if kind == "topk_auxk":
+        assert float(full[1]["aux_mse"]) > 0
 
 
 @pytest.mark.parametrize("kind", sae.SAE_KINDS)
@@ -292,7 +299,7 @@ def test_short_training_lowers_loss_and_reports_curves(kind):
     assert not bool(out.scalars["nonfinite"])
     np.testing.assert_allclose(out.scalars["loss_train"], out.curves["loss_train"][-1])
     assert out.curves["loss_val"][-1] < out.curves["loss_val"][0]
-    if kind in ("topk", "mp"):
+    if kind in ("topk", "mp", "topk_auxk"):
         assert np.all(np.sum(np.asarray(out.codes_val) != 0, axis=-1) <= SPEC.k)
 
 
@@ -318,3 +325,155 @@ def test_nonfinite_training_is_flagged():
 def test_invalid_config_is_refused():
     with pytest.raises(ConfigError, match="sae.epochs"):
         get_method("sae_relu")(_config(epochs=0), SPEC)
+    with pytest.raises(ConfigError, match="sae.auxk_k"):
+        get_method("sae_topk_auxk")(_config(auxk_k=0), SPEC)
+    with pytest.raises(ConfigError, match="sae.batchtopk_threshold_decay"):
+        get_method("sae_batchtopk")(_config(batchtopk_threshold_decay=1.0), SPEC)
+
+
+# --------------------------------------------------------------------------
+# BatchTopK and TopK + AuxK.
+# --------------------------------------------------------------------------
+
+
+def _padded_batch(n_real=10, batch=16, seed=10):
+    """A batch whose padding rows would win every selection if they were eligible."""
+    y = jax.random.normal(jax.random.key(seed), (batch, SPEC.input_dim))
+    mask = (jnp.arange(batch) < n_real).astype(jnp.float32)
+    return sae.Batch(jnp.where(mask[:, None] > 0, y, 100.0 * y), mask)
+
+
+def test_batchtopk_keeps_k_per_real_row_across_the_batch_and_no_padding():
+    model, params = _params("batchtopk")
+    # A positive encoder bias makes every kept pre-activation positive.
+    params = {**params, "b_e": jnp.full_like(params["b_e"], 10.0)}
+    batch = _padded_batch()
+    out = model.apply({"params": params}, batch.y, batch.mask)
+    codes = np.asarray(out.codes)
+    assert np.sum(codes != 0) == SPEC.k * 10
+    np.testing.assert_array_equal(codes[10:], 0.0)
+    pre = np.asarray(out.pre)[:10]
+    top = np.argsort(-pre.ravel())[: SPEC.k * 10]
+    kept = np.zeros(pre.size, bool)
+    kept[top] = True
+    np.testing.assert_array_equal(codes[:10].ravel() != 0, kept)
+    np.testing.assert_allclose(codes[:10].ravel()[kept], pre.ravel()[kept], rtol=1e-6)
+    # Not k per row: BatchTopK spreads the k * B codes unevenly over rows.
+    assert len(set((codes[:10] != 0).sum(axis=1).tolist())) > 1
+
+
+def test_batchtopk_inference_codes_threshold_at_theta():
+    model, params = _params("batchtopk")
+    y = jax.random.normal(jax.random.key(11), (30, SPEC.input_dim))
+    pre = (y - params["b_d"]) @ params["W_e"].T + params["b_e"]
+    for theta in (-1.0, 0.0, float(jnp.quantile(pre, 0.8))):
+        variables = {"params": {**params, "threshold": jnp.float32(theta)}}
+        codes = model.apply(variables, y, method=model.encode)
+        np.testing.assert_allclose(codes, jax.nn.relu(pre) * (pre > theta), rtol=1e-6)
+
+
+def test_batchtopk_threshold_is_a_moving_average_untouched_by_adamw():
+    config = sae.default_config()
+    config.update(lr=0.1, weight_decay=0.5, batchtopk_threshold_decay=0.9)
+    model = _model("batchtopk")
+    optimizer = sae.make_optimizer(config, ("threshold",))
+    state = sae.init_state(jax.random.key(0), model, optimizer)
+    # The frozen parameter gets a zero update, whatever its gradient and decay.
+    grads = jax.tree.map(jnp.ones_like, state.params)
+    updates, _ = optimizer.update(grads, state.opt_state, state.params)
+    assert float(updates["threshold"]) == 0.0 and np.all(np.asarray(updates["W_e"]) != 0)
+
+    step = jax.jit(sae.make_train_step(model, optimizer, config.gamma, threshold_decay=0.9))
+    batch = _padded_batch()
+
+    def min_kept(params):
+        codes = np.asarray(model.apply({"params": params}, batch.y, batch.mask).codes)
+        return codes[codes > 0].min()
+
+    first, _ = step(state, batch)  # theta < 0: the first batch sets it
+    np.testing.assert_allclose(first.params["threshold"], min_kept(state.params), rtol=1e-6)
+    second, _ = step(first, batch)
+    expected = 0.9 * first.params["threshold"] + 0.1 * min_kept(first.params)
+    np.testing.assert_allclose(second.params["threshold"], expected, rtol=1e-6)
+    assert not np.allclose(second.params["W_e"], first.params["W_e"])
+
+
+def test_auxk_loss_is_zero_without_dead_latents():
+    model, params = _params("topk_auxk")
+    batch = _padded_batch()
+    since_fired = jnp.zeros(SPEC.num_latents, jnp.int32)
+    auxk = sae.AuxK(1.0, 4, 1000)
+    (loss, aux), grads = jax.value_and_grad(sae.loss_fn, has_aux=True)(
+        params, model, batch, 1e-4, since_fired, auxk)
+    (plain, _), plain_grads = jax.value_and_grad(sae.loss_fn, has_aux=True)(
+        params, model, batch, 1e-4)
+    assert float(aux["aux_mse"]) == 0.0 and float(loss) == float(plain)
+    chex.assert_trees_all_equal(grads, plain_grads)
+
+
+def test_auxk_dead_counter_counts_real_samples_and_resets_on_firing():
+    model, params = _params("topk_auxk")
+    batch = _padded_batch()
+    codes = np.asarray(model.apply({"params": params}, batch.y).codes)
+    fired_real = (codes[:10] > 0).any(axis=0)
+    # Padding rows that fire a latent no real row fires: it must not reset.
+    silent = int(np.flatnonzero(~fired_real)[0])
+    y = batch.y.at[10:].set(10.0 * params["W_e"][silent])
+    batch = batch._replace(y=y)
+    assert (np.asarray(model.apply({"params": params}, y).codes)[10:, silent] > 0).all()
+    since_fired = jnp.arange(SPEC.num_latents, dtype=jnp.int32) * 7
+    _, aux = sae.loss_fn(params, model, batch, 1e-4, since_fired, sae.AuxK(1.0, 4, 50))
+    expected = np.where(fired_real, 0, np.asarray(since_fired) + 10)  # 10 real samples
+    np.testing.assert_array_equal(aux["since_fired"], expected)
+    assert fired_real.any() and not fired_real.all()
+
+
+def test_auxk_loss_by_hand():
+    # pre = (2, 1, 1.5); TopK (k = 1) keeps latent 0: x_hat = (2, 0), e = (0, 1).
+    model = sae.SparseAutoencoder(input_dim=2, width=3, kind="topk_auxk", k=1)
+    params = {
+        "W_e": jnp.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]),
+        "b_e": jnp.zeros(3),
+        "W_d": jnp.array([[1.0, 0.0, 0.6], [0.0, 1.0, 0.8]]),
+        "b_d": jnp.zeros(2),
+    }
+    batch = sae.Batch(jnp.array([[2.0, 1.0]]), jnp.ones(1))
+
+    def loss(params, since_fired, k, alpha=0.5):
+        return sae.loss_fn(params, model, batch, 0.0, jnp.array(since_fired),
+                           sae.AuxK(alpha, k, 5))
+
+    # Latents 1 and 2 dead (5 + 1 samples). k_aux = 1 picks latent 2 (pre 1.5):
+    # e_hat = 1.5 (0.6, 0.8) = (0.9, 1.2), MSE = (0.81 + 0.04) / 2 = 0.425.
+    total, aux = loss(params, [0, 5, 5], 1)
+    np.testing.assert_allclose([aux["mse"], aux["aux_mse"], total], [0.5, 0.425, 0.7125])
+    np.testing.assert_array_equal(aux["since_fired"], [0, 6, 6])
+    # k_aux = 2 adds latent 1: e_hat = (0.9, 2.2), MSE = (0.81 + 1.44) / 2 = 1.125.
+    np.testing.assert_allclose(loss(params, [0, 5, 5], 2)[1]["aux_mse"], 1.125)
+    # Only dead latents reconstruct: with latent 1 alive, k_aux = 2 is k_aux = 1.
+    np.testing.assert_allclose(loss(params, [0, 0, 5], 2)[1]["aux_mse"], 0.425)
+    # e is a stop-gradient: the alive latent's weights get the main loss's gradient only.
+    with_aux = jax.grad(lambda p: loss(p, [0, 5, 5], 1)[0])(params)
+    without = jax.grad(lambda p: loss(p, [0, 5, 5], 1, alpha=0.0)[0])(params)
+    np.testing.assert_allclose(with_aux["W_e"][0], without["W_e"][0])
+    np.testing.assert_allclose(with_aux["W_d"][:, 0], without["W_d"][:, 0])
+    assert np.abs(np.asarray(with_aux["W_e"][2] - without["W_e"][2])).max() > 0.1
+
+
+@pytest.mark.slow
+def test_variants_run_through_the_trainer(tmp_path):
+    import sparsecomp
+    from sparsecomp.defaults import base_config, shrink_for_smoke
+
+    config = shrink_for_smoke(base_config())
+    config.seeds = (0,)
+    config.methods = ("sae_topk_auxk", "sae_batchtopk")
+    config.sae.auxk_dead_after = 32  # a few batches, so the auxiliary loss runs
+    rows = sparsecomp.train_and_evaluate(config, tmp_path)
+    assert sorted(row["method"] for row in rows) == ["sae_batchtopk", "sae_topk_auxk"]
+    for row in rows:
+        for field in ("mcc_ood", "dict_mean_cosine", "dict_mean_norm_ratio",
+                      "amortisation_gap_mse"):
+            assert np.isfinite(row[field]), (row["method"], field)
+        extra = "dead_latents" if row["method"] == "sae_topk_auxk" else "threshold"
+        assert extra in row and row[extra] >= 0

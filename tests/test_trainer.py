@@ -210,3 +210,24 @@ def test_nonfinite_seed_is_flagged_not_averaged(tmp_path, capsys):
     assert all(row["mcc_ood"] > 0.9 for row in good)
     assert "NON-FINITE seeds" in capsys.readouterr().out
     assert f"{len(good)} (+{len(bad)} non-finite)" in (tmp_path / "results.md").read_text()
+
+
+def test_limits_skip_a_method_at_larger_points(tmp_path):
+    config = tiny_config()
+    config.limits = {"linear_probe": {"num_latents": 16}}
+    rows = sparsecomp.train_and_evaluate(config, tmp_path)
+    points = {(row["method"], row["num_latents"]) for row in rows}
+    assert points == {("fista_oracle", 16), ("fista_oracle", 24), ("linear_probe", 16)}
+
+
+@pytest.mark.parametrize(
+    "limits, message",
+    [({"linear_probe": {"c": 2.0}}, "limits.linear_probe.c"),
+     ({"linear_probe": {"n_samples": "many"}}, "limits.linear_probe.n_samples"),
+     ({"no_such_method": {"n_samples": 10}}, "no_such_method")],
+)
+def test_bad_limits_are_refused_naming_the_field(tmp_path, limits, message):
+    config = tiny_config()
+    config.limits = limits
+    with pytest.raises(ConfigError, match=message):
+        sparsecomp.train_and_evaluate(config, tmp_path)

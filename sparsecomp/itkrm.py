@@ -1,0 +1,221 @@
+"""ITKrM: iterative thresholding and K residual means, with atom replacement.
+
+Each iteration thresholds every sample to the ``S`` atoms of largest
+``|<d_j, y>|`` (``S = k``, the data's sparsity), projects the sample onto
+their span and moves each selected atom to the signed mean of what it
+explains: ``d_j <- sum_n sign(<d_j, y_n>) (y_n - P_n y_n + <d_j, y_n> d_j)``
+over the samples that selected it, then normalises. No inner FISTA loop: an
+iteration costs one ``[batch, n]`` correlation, a top-``S`` and ``S x S``
+solves. Atoms that no sample selected, and the later atom of every
+near-duplicate pair, are replaced by normalised residuals of the
+worst-reconstructed samples (``sparsecomp.learners``).
+
+Registered as ``itkrm`` (every iteration passes over the whole train half)
+and ``itkrm_stream`` (every iteration draws a fresh batch from the data
+generator, the setting of Schnass's convergence analysis, so the samples it
+sees are limited by time, not memory).
+
+References:
+  Schnass (2015), "Convergence radius and sample complexity of ITKM
+  algorithms for dictionary learning", ACHA 45(1), arXiv 1503.07027.
+  Pali & Schnass (2018), "Dictionary learning - from local towards global
+  and adaptive", arXiv 1804.07101 (replacement of atoms).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from sparsecomp.data import sample_observations
+from sparsecomp.dictionary_learning import normalise_columns
+from sparsecomp.errors import ConfigError
+from sparsecomp.learners import data_dictionary, duplicated_atoms, learner_output, replace_atoms
+from sparsecomp.methods import register_method
+
+# Samples thresholded at a time: bounds the [block, width] correlations.
+ITKRM_BLOCK_ENTRIES = 2**24
+
+
+class ResidualMeans(NamedTuple):
+    """What one pass over samples accumulates for the atom update."""
+
+    atoms: jax.Array  # [width, input_dim] float32, unnormalised new atoms (rows)
+    usage: jax.Array  # [width] int32, samples that selected each atom
+    residuals: jax.Array  # [block, input_dim] float32, residuals of the last block
+
+
+def residual_means(y: jax.Array, dictionary: jax.Array, sparsity: int) -> ResidualMeans:
+    """One ITKrM accumulation over a block of samples.
+
+    Args:
+      y: [batch, input_dim] float32 samples; all-zero rows (padding) select
+        atoms but add nothing and are not counted in ``usage``.
+      dictionary: [input_dim, width] float32, unit-norm columns.
+      sparsity: atoms selected per sample (static).
+
+    Returns:
+      ``ResidualMeans`` of this block (``residuals`` = ``y - P y``).
+    """
+    width = dictionary.shape[1]
+    correlation = y @ dictionary  # [batch, width]
+    _, selected = jax.lax.top_k(jnp.abs(correlation), sparsity)  # [batch, S]
+    atoms = dictionary.T[selected]  # [batch, S, input_dim]
+    inner = jnp.take_along_axis(correlation, selected, axis=1)  # [batch, S]
+    gram = jnp.einsum("bsm,btm->bst", atoms, atoms) + 1e-6 * jnp.eye(sparsity)
+    coefs = jnp.linalg.solve(gram, inner[..., None])[..., 0]  # [batch, S]
+    residual = y - jnp.einsum("bsm,bs->bm", atoms, coefs)  # y - P y
+    contribution = (jnp.sign(inner)[..., None] * residual[:, None, :]
+                    + jnp.abs(inner)[..., None] * atoms)  # [batch, S, input_dim]
+    flat = selected.reshape(-1)
+    new_atoms = jnp.zeros((width, y.shape[1]), y.dtype).at[flat].add(
+        contribution.reshape(flat.shape[0], -1))
+    real = jnp.any(y != 0, axis=1)  # [batch]
+    usage = jnp.zeros((width,), jnp.int32).at[flat].add(
+        jnp.repeat(real.astype(jnp.int32), sparsity))
+    return ResidualMeans(new_atoms, usage, residual)
+
+
+def itkrm_update(
+    means: ResidualMeans, dictionary: jax.Array, duplicate_cosine: float
+) -> tuple[jax.Array, jax.Array]:
+    """The new dictionary from accumulated residual means, with replacements.
+
+    Returns:
+      ``(dictionary [input_dim, width] float32 unit-norm, n_replaced [] int32)``.
+    """
+    new = normalise_columns(means.atoms.T, dictionary)
+    replace = (means.usage == 0) | duplicated_atoms(new, duplicate_cosine)
+    return replace_atoms(new, replace, means.residuals), jnp.sum(replace, dtype=jnp.int32)
+
+
+def _block_rows(n: int, width: int) -> int:
+    """Samples per ``residual_means`` block: [rows, width] <= ITKRM_BLOCK_ENTRIES, rows <= n."""
+    return max(1, min(n, ITKRM_BLOCK_ENTRIES // width))
+
+
+def itkrm_batch(
+    key: jax.Array, y: jax.Array, width: int, *, sparsity: int, n_iter: int,
+    duplicate_cosine: float,
+) -> tuple[jax.Array, jax.Array]:
+    """ITKrM over a fixed sample set, ``n_iter`` full passes.
+
+    Args:
+      key: PRNG key of the initial atoms (drawn from ``y``).
+      y: [n, input_dim] float32 training samples; the last block of a pass
+        is the trailing ``n mod block`` samples, zero-padded (padding rows
+        select atoms with zero correlation and add nothing).
+      width: atoms (static).
+
+    Returns:
+      ``(dictionary [input_dim, width] float32, n_replaced [] int32)``.
+    """
+    n, input_dim = y.shape
+    rows = _block_rows(n, width)
+    blocks = -(-n // rows)
+    blocked = jnp.pad(y, ((0, blocks * rows - n), (0, 0))).reshape(blocks, rows, input_dim)
+
+    def one_pass(carry, _):
+        d, replaced = carry
+
+        def accumulate(total, block):
+            means = residual_means(block, d, sparsity)
+            return ResidualMeans(total.atoms + means.atoms, total.usage + means.usage,
+                                 means.residuals), None
+
+        zero = ResidualMeans(jnp.zeros((width, input_dim)), jnp.zeros((width,), jnp.int32),
+                             jnp.zeros((rows, input_dim)))
+        means, _ = jax.lax.scan(accumulate, zero, blocked)
+        d, count = itkrm_update(means, d, duplicate_cosine)
+        return (d, replaced + count), None
+
+    d0 = data_dictionary(key, y, width)
+    (d, replaced), _ = jax.lax.scan(one_pass, (d0, jnp.zeros((), jnp.int32)), None,
+                                    length=n_iter)
+    return d, replaced
+
+
+def itkrm_stream(
+    key: jax.Array, mixing: jax.Array, spec, *, batch_size: int, n_iter: int,
+    duplicate_cosine: float,
+) -> tuple[jax.Array, jax.Array]:
+    """ITKrM with a fresh batch of ``batch_size`` ID samples every iteration.
+
+    Args:
+      key: PRNG key of the stream and the initial atoms.
+      mixing: [input_dim, num_latents] float32, used only to draw samples
+        (``sparsecomp.data.sample_observations``).
+      spec: the sweep point (sizes, noise).
+
+    Returns:
+      ``(dictionary [input_dim, width] float32, n_replaced [] int32)``; it
+      drew ``width`` samples for the initial atoms and ``n_iter *
+      batch_size`` for the iterations.
+    """
+    width = spec.num_latents
+    k_draw, k_pick, k_stream = jax.random.split(key, 3)
+    d0 = data_dictionary(k_pick, sample_observations(k_draw, mixing, spec, width), width)
+
+    def iteration(carry, step_key):
+        d, replaced = carry
+        y = sample_observations(step_key, mixing, spec, batch_size)
+        d, count = itkrm_update(residual_means(y, d, spec.k), d, duplicate_cosine)
+        return (d, replaced + count), None
+
+    (d, replaced), _ = jax.lax.scan(iteration, (d0, jnp.zeros((), jnp.int32)),
+                                    jax.random.split(k_stream, n_iter))
+    return d, replaced
+
+
+def _options(config) -> dict:
+    cfg = config.itkrm
+    for field in ("n_iter", "batch_size"):
+        value = cfg[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"itkrm.{field}={value!r} is invalid: it must be an integer >= 1")
+    if not 0 < cfg.duplicate_cosine <= 1:
+        raise ConfigError(
+            f"itkrm.duplicate_cosine={cfg.duplicate_cosine} is invalid: it must lie in (0, 1]")
+    return dict(n_iter=int(cfg.n_iter), batch_size=int(cfg.batch_size),
+                duplicate_cosine=float(cfg.duplicate_cosine))
+
+
+@register_method("itkrm")
+def make_itkrm(config, spec):
+    """ITKrM on ``y_train`` (``config.itkrm.n_iter`` passes); FISTA codes for val/OOD."""
+    options = _options(config)
+
+    def run(key, data):
+        d, replaced = itkrm_batch(key, data.y_train, spec.num_latents, sparsity=spec.k,
+                                  n_iter=options["n_iter"],
+                                  duplicate_cosine=options["duplicate_cosine"])
+        return learner_output(d, data, spec, lam=float(config.fista.lam),
+                              n_iter=int(config.fista.n_iter), samples_seen=spec.n_train,
+                              scalars={"n_replaced": replaced})
+
+    return run
+
+
+@register_method("itkrm_stream")
+def make_itkrm_stream(config, spec):
+    """Streaming ITKrM: ``n_train`` fresh samples in batches of ``config.itkrm.batch_size``.
+
+    The point's ``n_samples // 2`` sets how many samples it draws (so rows sit
+    beside the batch learners' at the same ``samples_seen``), not what it
+    holds: ``n_train // batch_size`` iterations, each on a new batch.
+    """
+    options = _options(config)
+    batch_size = min(options["batch_size"], spec.n_train)
+    n_iter = max(1, spec.n_train // batch_size)
+
+    def run(key, data):
+        d, replaced = itkrm_stream(key, data.mixing, spec, batch_size=batch_size, n_iter=n_iter,
+                                   duplicate_cosine=options["duplicate_cosine"])
+        return learner_output(d, data, spec, lam=float(config.fista.lam),
+                              n_iter=int(config.fista.n_iter),
+                              samples_seen=spec.num_latents + n_iter * batch_size,
+                              scalars={"n_replaced": replaced})
+
+    return run

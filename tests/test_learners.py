@@ -1,0 +1,153 @@
+"""Dictionary learners of the scaling study: atom tools, ITKrM, online DL, DL-FISTA options."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sparsecomp import itkrm, learners, online_dictionary
+from sparsecomp.data import make_datasets, make_spec
+from sparsecomp.defaults import base_config, shrink_for_smoke
+from sparsecomp.errors import ConfigError
+from sparsecomp.methods import get_method
+
+SPEC = make_spec(num_latents=20, k=3, n_samples=600)
+KEYS = jax.random.split(jax.random.key(0), 2)
+LEARNERS = ("dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_stream", "dl_online")
+
+
+@pytest.fixture(scope="module")
+def datasets():
+    return make_datasets(KEYS, SPEC)
+
+
+def _config(**sections):
+    config = shrink_for_smoke(base_config())
+    for section, fields in sections.items():
+        config[section].update(fields)
+    return config
+
+
+def test_data_dictionary_draws_distinct_normalised_samples():
+    y = jax.random.normal(jax.random.key(1), (50, 6))
+    d = learners.data_dictionary(jax.random.key(2), y, 8)
+    chex.assert_shape(d, (6, 8))
+    np.testing.assert_allclose(np.linalg.norm(d, axis=0), 1.0, rtol=1e-6)
+    unit_y = y / jnp.linalg.norm(y, axis=1, keepdims=True)
+    match = np.abs(np.asarray(unit_y @ d)).max(axis=0)  # each atom is one sample
+    np.testing.assert_allclose(match, 1.0, rtol=1e-5)
+    assert len({tuple(np.round(np.asarray(col), 5)) for col in d.T}) == 8
+
+
+def test_duplicated_atoms_flags_the_later_copy_across_blocks(monkeypatch):
+    monkeypatch.setattr(learners, "COHERENCE_BLOCK", 2)  # pairs straddle blocks
+    e = np.eye(4, dtype=np.float32)
+    d = np.stack([e[0], e[1], -e[0], e[2], (e[1] + 0.01 * e[3]) / np.hypot(1, 0.01)], axis=1)
+    flags = learners.duplicated_atoms(jnp.asarray(d), 0.95)
+    np.testing.assert_array_equal(flags, [False, False, True, False, True])
+
+
+def test_replace_atoms_takes_the_worst_residuals_in_order():
+    d = jnp.eye(3)
+    residuals = jnp.array([[0.0, 0.0, 1.0], [0.0, 3.0, 4.0], [2.0, 0.0, 0.0]])
+    new = learners.replace_atoms(d, jnp.array([True, False, True]), residuals)
+    np.testing.assert_allclose(new[:, 0], [0.0, 0.6, 0.8])  # largest residual, normalised
+    np.testing.assert_allclose(new[:, 1], [0.0, 1.0, 0.0])  # kept
+    np.testing.assert_allclose(new[:, 2], [1.0, 0.0, 0.0])  # second largest
+
+
+def test_itkrm_keeps_an_orthonormal_dictionary_and_counts_usage():
+    # Exactly S-sparse samples of an orthonormal basis: thresholding finds the
+    # supports, residuals vanish and each atom's residual mean is itself.
+    rng = np.random.default_rng(0)
+    basis, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    codes = np.zeros((40, 6), np.float32)
+    for i in range(40):
+        codes[i, rng.choice(6, 2, replace=False)] = rng.uniform(0.5, 1.0, 2)
+    y = np.concatenate([codes @ basis.T, np.zeros((3, 6))]).astype(np.float32)  # + padding
+    means = itkrm.residual_means(jnp.asarray(y), jnp.asarray(basis, jnp.float32), 2)
+    np.testing.assert_array_equal(means.usage, (codes > 0).sum(axis=0))
+    d, replaced = itkrm.itkrm_update(means, jnp.asarray(basis, jnp.float32), 0.95)
+    np.testing.assert_allclose(d, basis, atol=1e-5)
+    assert int(replaced) == 0
+
+
+def test_itkrm_replaces_an_atom_no_sample_selects():
+    basis = np.eye(4, dtype=np.float32)
+    y = jnp.asarray(np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0.1]], np.float32))
+    means = itkrm.residual_means(y, jnp.asarray(basis), 1)
+    d, replaced = itkrm.itkrm_update(means, jnp.asarray(basis), 0.95)
+    assert int(replaced) == 1
+    np.testing.assert_allclose(d[:, 3], [0, 0, 0, 1.0], atol=1e-4)  # sample 2's residual
+
+
+def test_forgetting_weight_matches_scikit_learn_formula():
+    # theta = (t + 1) B for t < B - 1, else B^2 + t + 1 - B; beta = (theta + 1 - B) / (theta + 1)
+    beta = online_dictionary.forgetting_weight(jnp.array([0, 5]), 4)
+    np.testing.assert_allclose(beta, [1 / 5, 15 / 19], rtol=1e-6)
+
+
+def test_block_coordinate_passes_recover_the_dictionary_of_exact_statistics():
+    rng = np.random.default_rng(3)
+    true = rng.normal(size=(8, 5)).astype(np.float32)
+    true /= np.linalg.norm(true, axis=0)
+    z = np.abs(rng.normal(size=(200, 5))).astype(np.float32)
+    y = z @ true.T
+    a, b = z.T @ z / 200, y.T @ z / 200
+    atoms = jnp.asarray(rng.normal(size=(5, 8)).astype(np.float32) * 0.1)
+    for _ in range(200):
+        atoms, dead = online_dictionary.block_coordinate_pass(atoms, a, b, atoms)
+    assert int(dead) == 0
+    np.testing.assert_allclose(atoms.T, true, atol=1e-3)
+
+
+def test_dead_atom_is_resampled_from_the_fallback():
+    a = jnp.diag(jnp.array([1.0, 0.0]))
+    b = jnp.array([[1.0, 0.0], [0.0, 0.0]])
+    fallback = jnp.array([[9.0, 9.0], [0.0, 2.0]])
+    atoms, dead = online_dictionary.block_coordinate_pass(jnp.eye(2), a, b, fallback)
+    assert int(dead) == 1
+    np.testing.assert_allclose(atoms, [[1.0, 0.0], [0.0, 1.0]], atol=1e-6)  # norm capped at 1
+
+
+def test_resampling_dl_fista_replaces_a_duplicated_initial_atom(datasets):
+    from sparsecomp.dictionary_learning import dictionary_learning_run
+
+    data = jax.tree.map(lambda x: x[0], datasets)
+    d0 = jax.random.normal(jax.random.key(4), (SPEC.input_dim, SPEC.num_latents))
+    d0 = d0.at[:, 1].set(d0[:, 0])
+    options = dict(lam=0.1, n_iter=20, max_rounds=10, tol=0.0, min_rounds=10)
+    kept = dictionary_learning_run(data.y_train, d0, **options)
+    assert int(kept.n_replaced) == 0
+    resampled = dictionary_learning_run(data.y_train, d0, resample_every=1, **options)
+    assert int(resampled.n_replaced) >= 1
+    cosine = jnp.abs(resampled.dictionary.T @ resampled.dictionary) - jnp.eye(SPEC.num_latents)
+    assert float(cosine.max()) <= 0.95
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_learners_run_under_vmap_and_tag_samples(name, datasets):
+    config = _config(dl_fista={"fit_on": "train"})
+    out = jax.jit(jax.vmap(get_method(name)(config, SPEC)))(KEYS, datasets)
+    chex.assert_shape(out.dictionary, (2, SPEC.input_dim, SPEC.num_latents))
+    chex.assert_shape(out.codes_val, (2, SPEC.n_val, SPEC.num_latents))
+    chex.assert_tree_all_finite((out.dictionary, out.codes_val, out.codes_ood))
+    np.testing.assert_allclose(jnp.linalg.norm(out.dictionary, axis=1), 1.0, rtol=1e-5)
+    seen = np.asarray(out.scalars["samples_seen"])
+    assert seen[0] >= SPEC.n_train // 2 and seen[0] <= SPEC.n_train + SPEC.num_latents
+    np.testing.assert_allclose(out.scalars["samples_per_atom"],
+                               seen * SPEC.k / SPEC.num_latents, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "section, field, value",
+    [("dl_fista", "init", "zeros"), ("dl_fista", "fit_on", "ood"), ("itkrm", "n_iter", 0),
+     ("itkrm", "duplicate_cosine", 1.5), ("dl_online", "batch_size", 0),
+     ("dl_online", "lam", 0.0)],
+)
+def test_bad_learner_configs_name_the_field(section, field, value):
+    config = _config(**{section: {field: value}})
+    name = "dl_fista" if section == "dl_fista" else section  # dl_fista_data overrides init
+    with pytest.raises(ConfigError, match=f"{section}.{field}"):
+        get_method(name)(config, SPEC)
