@@ -328,7 +328,9 @@ def _make_dl_fista(overrides: dict):
           probe accuracy, AUC and support F1 to 1e-4, although single codes
           differ by up to 0.04 (the per-round codes are more converged).
         * ``"train"``: fitted on ``y_train``; val and OOD are coded by FISTA
-          on the final ``D`` (held out, as for ``itkrm`` and ``dl_online``).
+          on the final ``D`` with ``config.fista``'s ``lam`` and ``n_iter``
+          from zero (held out, as for ``itkrm`` and ``dl_online``), not with
+          the per-round budget, which assumes warm starts.
 
         Rows carry ``n_rounds``, ``n_replaced``, ``samples_seen`` and
         ``samples_per_atom``. With ``log_dictionary`` the curves also hold
@@ -366,9 +368,9 @@ def _make_dl_fista(overrides: dict):
             if snapshot_rounds:
                 curves["dictionary"] = state.snapshots
             scalars = {"n_rounds": state.n_rounds, "n_replaced": state.n_replaced}
-            if fit_on == "train":
-                return learner_output(d, data, spec, lam=options["lam"],
-                                      n_iter=options["n_iter"], samples_seen=n_fit,
+            if fit_on == "train":  # val and OOD coded as by every learner: config.fista
+                return learner_output(d, data, spec, lam=float(config.fista.lam),
+                                      n_iter=int(config.fista.n_iter), samples_seen=n_fit,
                                       scalars=scalars, curves=curves)
             codes_ood = fista(data.y_ood, d, options["lam"], n_iter=options["n_iter"],
                               chunk_size=None)

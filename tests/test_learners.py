@@ -151,3 +151,17 @@ def test_bad_learner_configs_name_the_field(section, field, value):
     name = "dl_fista" if section == "dl_fista" else section  # dl_fista_data overrides init
     with pytest.raises(ConfigError, match=f"{section}.{field}"):
         get_method(name)(config, SPEC)
+
+
+def test_dl_fista_on_train_codes_val_and_ood_with_the_fista_budget(datasets):
+    # The per-round budget (dl_fista.n_iter) assumes warm starts; held-out
+    # codes start from zero and get config.fista's iterations.
+    from sparsecomp.solvers import fista
+
+    config = _config(dl_fista={"fit_on": "train", "n_iter": 2, "max_rounds": 10},
+                     fista={"n_iter": 60})
+    data = jax.tree.map(lambda x: x[0], datasets)
+    out = jax.jit(get_method("dl_fista_data")(config, SPEC))(KEYS[0], data)
+    expected = fista(data.y_val, out.dictionary, 0.1, n_iter=60)
+    np.testing.assert_allclose(out.codes_val, expected, rtol=1e-4, atol=1e-5)
+    assert int(out.scalars["samples_seen"]) == SPEC.n_train
