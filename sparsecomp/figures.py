@@ -160,7 +160,8 @@ class Panel(NamedTuple):
 
 
 def line_figure(panels: list[Panel], *, xlabel: str, ylabel: str, title: str = "",
-                xscale: str | None = None, ylog: bool = False, ylines=()) -> Figure:
+                xscale: str | None = None, ylog: bool = False, ylines=(),
+                value_ticks: bool = True) -> Figure:
     """Panels of mean ± std lines, one colour per method, one shared legend.
 
     Args:
@@ -171,6 +172,8 @@ def line_figure(panels: list[Panel], *, xlabel: str, ylabel: str, title: str = "
         panel with ``choose_xscale``.
       ylog: log-scaled y axes (for losses spanning decades).
       ylines: y values of grey dashed guide lines in every panel (a threshold).
+      value_ticks: label the x values themselves (up to 10 of them) rather
+        than the scale's default ticks; off when methods' x values differ.
 
     Returns:
       A ``Figure`` (not registered with pyplot; dropped when unreferenced).
@@ -222,7 +225,7 @@ def line_figure(panels: list[Panel], *, xlabel: str, ylabel: str, title: str = "
         elif scale == "log":
             ax.set_xscale("log")
         ticks = sorted(set(xs))
-        if 1 < len(ticks) <= 10:  # label the swept values themselves, not decades
+        if value_ticks and 1 < len(ticks) <= 10:  # label the swept values, not decades
             ax.set_xticks(ticks, labels=[tick_label(t) for t in ticks])
             ax.xaxis.set_minor_formatter(NullFormatter())
         if ylog:
