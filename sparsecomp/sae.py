@@ -120,6 +120,7 @@ import optax
 
 from sparsecomp.data import Dataset, DataSpec
 from sparsecomp.errors import ConfigError
+from sparsecomp.learners import sample_tags
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.solvers import fista
 
@@ -1070,8 +1071,9 @@ def _make_method(kind: str):
             decoder = model.apply(variables, method=model.decoder)
             gap = amortisation_gap(data.y_val, codes_val, decoder, state.params["b_d"],
                                    lam=lam, n_iter=n_iter)
+            # The training samples it learned its decoder from (scaling study).
             scalars = {"nonfinite": nonfinite, "loss_train": loss_train_last,
-                       "amortisation_gap_mse": gap}
+                       "amortisation_gap_mse": gap, **sample_tags(spec, spec.n_train)}
             if kind == "topk_auxk":  # latents dead at the end of training
                 dead_after = auxk_settings(config.sae, model).dead_after
                 scalars["dead_latents"] = jnp.sum(state.since_fired >= dead_after)
