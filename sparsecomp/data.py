@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, require_int
 
 COMPRESSED_SENSING_C = 2.0
 
@@ -158,9 +158,9 @@ def make_spec(
     Raises:
       ConfigError: naming the field, the value and the valid range.
     """
-    _require_int("num_latents", num_latents, lower=2)
-    _require_int("n_samples", n_samples, lower=2)
-    _require_int("k", k, lower=1)
+    require_int("num_latents", num_latents, lower=2)
+    require_int("n_samples", n_samples, lower=2)
+    require_int("k", k, lower=1)
     if k >= num_latents:
         raise ConfigError(
             f"k={k} is invalid: it must satisfy 1 <= k < num_latents={num_latents}"
@@ -178,7 +178,7 @@ def make_spec(
         bound = f"derived from c={c}"
     else:
         bound = "given"
-    _require_int("input_dim", input_dim, lower=1)
+    require_int("input_dim", input_dim, lower=1)
     if input_dim > num_latents:
         raise ConfigError(
             f"input_dim={input_dim} ({bound}) is invalid: superposition needs "
@@ -187,14 +187,9 @@ def make_spec(
     if not noise >= 0:
         raise ConfigError(f"noise={noise} is invalid: it must be >= 0")
     if n_eval is not None:
-        _require_int("n_eval", n_eval, lower=2)
+        require_int("n_eval", n_eval, lower=2)
     return DataSpec(int(num_latents), int(k), int(input_dim), int(n_samples), float(noise),
                     n_eval)
-
-
-def _require_int(field: str, value, *, lower: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lower:
-        raise ConfigError(f"{field}={value!r} is invalid: it must be an integer >= {lower}")
 
 
 def _distinct_indices(key: jax.Array, n: int, pool_size: int, count: int) -> jax.Array:

@@ -7,3 +7,9 @@ class ConfigError(ValueError):
     The message names the field, the value given and the valid range, so the
     command line can print it as one line without a traceback.
     """
+
+
+def require_int(field: str, value, *, lower: int) -> None:
+    """Raises ``ConfigError`` naming ``field`` unless ``value`` is an int >= ``lower``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < lower:
+        raise ConfigError(f"{field}={value!r} is invalid: it must be an integer >= {lower}")

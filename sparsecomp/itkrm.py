@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from sparsecomp.data import sample_observations
 from sparsecomp.dictionary_learning import normalise_columns
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, require_int
 from sparsecomp.learners import data_dictionary, duplicated_atoms, learner_output, replace_atoms
 from sparsecomp.methods import register_method
 
@@ -172,9 +172,7 @@ def itkrm_stream(
 def _options(config) -> dict:
     cfg = config.itkrm
     for field in ("n_iter", "batch_size"):
-        value = cfg[field]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"itkrm.{field}={value!r} is invalid: it must be an integer >= 1")
+        require_int(f"itkrm.{field}", cfg[field], lower=1)
     if not 0 < cfg.duplicate_cosine <= 1:
         raise ConfigError(
             f"itkrm.duplicate_cosine={cfg.duplicate_cosine} is invalid: it must lie in (0, 1]")

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 
 from sparsecomp.data import sample_observations
 from sparsecomp.dictionary_learning import normalise_columns
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, require_int
 from sparsecomp.learners import data_dictionary, learner_output
 from sparsecomp.methods import register_method
 from sparsecomp.solvers import fista
@@ -138,9 +138,7 @@ def online_dictionary_learning(
 def _options(config, spec) -> dict:
     cfg = config.dl_online
     for field in ("n_iter", "batch_size"):
-        value = cfg[field]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"dl_online.{field}={value!r} is invalid: it must be an integer >= 1")
+        require_int(f"dl_online.{field}", cfg[field], lower=1)
     if not cfg.lam > 0:
         raise ConfigError(f"dl_online.lam={cfg.lam} is invalid: it must be > 0")
     batch_size = min(int(cfg.batch_size), spec.n_train)
