@@ -117,7 +117,10 @@ def base_config() -> config_dict.ConfigDict:
          "init": "gaussian", "fit_on": "val",
          # Replace unused / duplicated (|cos| > duplicate_cosine) atoms every
          # resample_every rounds (dl_fista_resample sets resample).
-         "resample": False, "resample_every": 10, "duplicate_cosine": 0.95}
+         "resample": False, "resample_every": 10, "duplicate_cosine": 0.95,
+         # > 0: end a round's FISTA once an iteration moves the codes by at most
+         # this much relative (0, the paper: all n_iter iterations every round).
+         "inner_tol": 0.0}
     )
     # The protocol fixes lam, lr, the step budget and the early-stopping
     # patience; the plateau schedule's factor/patience and the improvement

@@ -8,7 +8,9 @@ with step ``1 / L``, ``L = ||D||_2^2``. They are written in the optax/jaxopt
 style: a ``LassoProblem`` holds what is fixed, a ``SolverState`` NamedTuple
 what changes, and ``solver_init``/``solver_step``/``solver_run`` are pure
 functions; ``solver_run`` is a fixed-length ``lax.scan`` so it is predictable
-under ``vmap`` (over dictionaries, lambdas and seeds) and differentiable.
+under ``vmap`` (over dictionaries, lambdas and seeds) and differentiable, and
+``solver_run_until`` stops early once the codes stop moving (for warm starts
+that are nearly converged, as in dictionary learning).
 
 References:
   Beck & Teboulle (2009), "A Fast Iterative Shrinkage-Thresholding Algorithm
@@ -174,6 +176,55 @@ def solver_run(
 
     state, _ = jax.lax.scan(body, state, None, length=n_iter, unroll=unroll)
     return state
+
+
+def solver_run_until(
+    problem: LassoProblem,
+    state: SolverState,
+    max_iter: int,
+    tol: float,
+    *,
+    nonneg: bool,
+    momentum: bool,
+) -> tuple[SolverState, jax.Array]:
+    """At most ``max_iter`` steps (static), stopping once the codes stop moving.
+
+    Stops after the first step ``j`` with ``||x_j - x_{j-1}||_F <= tol *
+    ||x_j||_F`` (the norms over the whole batch), tested after every second
+    step: the loop body is a pair of steps, unrolled as in ``solver_run``, so
+    the test costs little against the steps themselves. An odd ``max_iter``
+    takes its extra step first. It is a ``lax.while_loop``: under ``vmap`` the
+    batch runs until its slowest member stops, the others frozen.
+
+    Args:
+      problem: the Lasso problems.
+      state: the starting iterate.
+      max_iter: step budget (static).
+      tol: relative change of the codes that counts as converged (``> 0``).
+      nonneg, momentum: as in ``solver_step``.
+
+    Returns:
+      ``(state, n_iter)``: the final iterate and [] int32 steps taken.
+    """
+    def step(state):
+        return solver_step(problem, state, nonneg=nonneg, momentum=momentum)
+
+    def pair(carry):
+        state, n_pairs, _ = carry
+        half = step(state)
+        full = step(half)
+        change = jnp.linalg.norm(full.codes - half.codes)
+        return full, n_pairs + 1, change / jnp.maximum(jnp.linalg.norm(full.codes), 1e-30)
+
+    max_pairs, odd = divmod(max_iter, 2)
+    if odd:
+        state = step(state)
+    state, n_pairs, _ = jax.lax.while_loop(
+        lambda carry: (carry[1] < max_pairs) & (carry[2] > tol),
+        pair,
+        (state, jnp.zeros((), jnp.int32), jnp.full((), jnp.inf, state.codes.dtype)),
+    )
+    return state, odd + 2 * n_pairs
 
 
 def _solve(y, dictionary, lam, n_iter, nonneg, z_init, gram, momentum, chunk_size):

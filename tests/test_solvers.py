@@ -1,4 +1,4 @@
-"""FISTA/ISTA: optimality (KKT), agreement with scikit-learn, gradient forms, vmap."""
+"""FISTA/ISTA: optimality (KKT), agreement with scikit-learn, gradient forms, vmap, early stop."""
 
 import chex
 import jax
@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Lasso
 
-from sparsecomp.solvers import fista, ista, lipschitz_constant, use_gram_form
+from sparsecomp.solvers import (
+    fista,
+    ista,
+    lipschitz_constant,
+    make_problem,
+    solver_init,
+    solver_run_until,
+    use_gram_form,
+)
 
 
 def _problem(seed=0, batch=6, input_dim=12, width=30):
@@ -118,3 +126,38 @@ def test_chunked_equals_unchunked(chunk_size):
         ista(y, d, 0.1, chunk_size=chunk_size, gram=True), ista(y, d, 0.1, gram=True),
         rtol=1e-5, atol=1e-6,
     )
+
+
+def _run_until(y, d, lam, max_iter, tol, z_init=None):
+    problem = make_problem(y, d, lam)
+    start = jnp.zeros((y.shape[0], d.shape[1]), jnp.float32) if z_init is None else z_init
+    state, n_iter = solver_run_until(problem, solver_init(problem, start), max_iter, tol,
+                                     nonneg=True, momentum=True)
+    return np.asarray(state.codes), int(n_iter)
+
+
+@pytest.mark.parametrize("max_iter", [40, 7])
+def test_run_until_without_convergence_equals_fixed_iterations(max_iter):
+    y, d = _problem(seed=3)
+    codes, n_iter = _run_until(y, d, 0.05, max_iter, tol=1e-30)
+    assert n_iter == max_iter
+    np.testing.assert_allclose(codes, fista(y, d, 0.05, n_iter=max_iter), atol=1e-6)
+
+
+def test_run_until_stops_once_the_codes_stop_moving():
+    y, d = _problem(seed=4)
+    lam, tol = 0.05, 1e-3
+    codes, n_iter = _run_until(y, d, lam, 3000, tol)
+    assert 2 <= n_iter < 3000 and n_iter % 2 == 0, n_iter
+    # The stopped iterate is the one whose last step moved it by <= tol, and
+    # the step before (an odd budget of one less) had not yet converged.
+    previous, _ = _run_until(y, d, lam, n_iter - 1, tol=1e-30)
+    change = np.linalg.norm(codes - previous) / np.linalg.norm(codes)
+    assert change <= tol, change
+    earlier, _ = _run_until(y, d, lam, n_iter - 2, tol=1e-30)
+    before, _ = _run_until(y, d, lam, n_iter - 3, tol=1e-30)
+    assert np.linalg.norm(earlier - before) / np.linalg.norm(earlier) > tol
+    # Started at the (numerical) optimum, the first pair of steps stops it.
+    optimum = fista(y, d, lam, n_iter=3000)
+    _, n_warm = _run_until(y, d, lam, 3000, tol, z_init=optimum)
+    assert n_warm == 2
