@@ -43,6 +43,7 @@ import numpy as np
 from sparsecomp import checkpoints, distributed
 from sparsecomp import workdir as wd
 from sparsecomp.data import DataSpec, make_datasets
+from sparsecomp.defaults import base_config
 from sparsecomp.evaluation import dictionary_curves, evaluate
 from sparsecomp.experiment import (
     concurrent_methods,
@@ -105,7 +106,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         return wd.complete_groups(objs, group_key, group_size)
 
     if writer:
-        wd.claim_workdir(workdir, config.to_json(sort_keys=True, indent=2))
+        wd.claim_workdir(workdir, config.to_json(sort_keys=True, indent=2),
+                         base_config().to_json(sort_keys=True))
         rows = wd.repair(results_path, complete)
         finished = {group_key(row) for row in rows}
         wd.repair(metrics_path, lambda objs: [o for o in objs if group_key(o) in finished])

@@ -1,6 +1,7 @@
 """The files of a run's working directory, written so that no result is lost.
 
-* ``config.json``: the resolved config; a rerun with a different one is refused.
+* ``config.json``: the resolved config; a rerun with a different one is refused
+  (fields added to the library since, at their defaults, are not a difference).
 * ``results.jsonl``: one JSON object per (sweep point, seed, method). All seeds
   of a (point, method) pair are appended in one ``write`` followed by
   ``fsync``, so a kill at any moment leaves at worst a torn last line, which
@@ -28,10 +29,14 @@ NOTES_FILE = "notes.md"  # free text by the researcher; the report quotes it
 EXECUTION_FIELDS = ("devices", "concurrent_methods")
 
 
-def claim_workdir(workdir: Path, config_json: str) -> None:
+def claim_workdir(workdir: Path, config_json: str, defaults_json: str = "{}") -> None:
     """Creates ``workdir`` with ``config.json``, or checks the existing one.
 
-    ``EXECUTION_FIELDS`` are left out of the check.
+    ``EXECUTION_FIELDS`` are left out of the check. A field the saved config
+    lacks (one added to the library after that run started) counts as
+    unchanged when the new config holds its default (from ``defaults_json``):
+    the saved run computed what that default computes. The saved config is
+    then completed, so the workdir records every field.
 
     Raises:
       ConfigError: when the workdir holds a run of a different config.
@@ -42,17 +47,32 @@ def claim_workdir(workdir: Path, config_json: str) -> None:
             {key: value for key, value in json.loads(text).items() if key not in EXECUTION_FIELDS}
             for text in (path.read_text(), config_json)
         )
-        if saved != new:
-            changed = sorted(_differing_fields(saved, new))
+        completed = _with_defaults(saved, new, json.loads(defaults_json))
+        if completed != new:
+            changed = sorted(_differing_fields(completed, new))
             raise ConfigError(
                 f"workdir {workdir} holds a run with a different config (fields "
                 f"{', '.join(changed)}); use a new --workdir or the saved config"
             )
-        return
+        if completed == saved:
+            return
     workdir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(config_json)
     os.replace(tmp, path)
+
+
+def _with_defaults(saved: dict, new: dict, defaults: dict) -> dict:
+    """``saved`` plus the fields only ``new`` has, where ``new`` holds their default."""
+    completed = dict(saved)
+    for key, value in new.items():
+        default = defaults.get(key) if isinstance(defaults, dict) else None
+        if key not in saved:
+            if key in defaults and value == default:
+                completed[key] = value
+        elif isinstance(saved[key], dict) and isinstance(value, dict):
+            completed[key] = _with_defaults(saved[key], value, default or {})
+    return completed
 
 
 def _differing_fields(a, b, prefix=""):

@@ -13,7 +13,7 @@ import sparsecomp
 from sparsecomp import checkpoints, trainer
 from sparsecomp.errors import ConfigError
 from sparsecomp.experiment import point_name
-from sparsecomp.workdir import RESULTS_FILE
+from sparsecomp.workdir import CONFIG_FILE, RESULTS_FILE, claim_workdir
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING_FIELDS = ("wall_s", "metrics_s")
@@ -160,6 +160,21 @@ def test_workdir_with_another_config_is_refused(finished_run):
     config.fista.lam = 0.2
     with pytest.raises(ConfigError, match="fista.lam"):
         sparsecomp.train_and_evaluate(config, finished_run)
+
+
+def test_fields_added_since_a_run_resume_only_at_their_defaults(tmp_path):
+    """A workdir from before a config field existed resumes iff the field is at its default."""
+    defaults = {"dl_fista": {"lam": 0.1, "inner_tol": 0.0}, "new_group": {"on": False}}
+    new = {"dl_fista": {"lam": 0.1, "inner_tol": 0.0}, "new_group": {"on": False}, "devices": 2}
+    saved = {"dl_fista": {"lam": 0.1}, "devices": 1}
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(saved))
+    claim_workdir(tmp_path, json.dumps(new), json.dumps(defaults))
+    assert json.loads((tmp_path / CONFIG_FILE).read_text()) == new  # completed
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(saved))
+    off_default = {**new, "dl_fista": {"lam": 0.1, "inner_tol": 1e-4}}
+    with pytest.raises(ConfigError, match=r"fields dl_fista\.inner_tol\)"):
+        claim_workdir(tmp_path, json.dumps(off_default), json.dumps(defaults))
+    assert json.loads((tmp_path / CONFIG_FILE).read_text()) == saved  # untouched
 
 
 @pytest.mark.parametrize(
