@@ -16,14 +16,14 @@ loops) run in scipy's OpenBLAS, whose worker threads keep spinning after a
 call and take the cores from XLA's own thread pool. At n = 100 one DL-FISTA
 round (100 FISTA iterations and a 100 x 100 solve) took 88 ms with OpenBLAS's
 default threads and 55 ms with one. OpenBLAS reads the variable when it is
-loaded, so import sparsecomp before scipy (or set the variable yourself).
+loaded, so import sparsecomp before scipy (or set the variable yourself). It
+also holds for numpy's OpenBLAS if numpy is not imported yet, and for child
+processes.
 """
 
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-# ruff: noqa: E402  (the variable must be set before scipy is imported)
 
 from sparsecomp import (  # noqa: F401  (importing registers the methods)
     dictionary_learning,

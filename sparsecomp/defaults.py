@@ -1,4 +1,9 @@
-"""Default experiment config: the study's sizes and hyper-parameters (protocol sections 3, 5)."""
+"""Default experiment config: the study's sizes and hyper-parameters (protocol sections 3, 5).
+
+A field added to the config later must default to what the code computed
+before it existed (an option off by default): a workdir from before the field
+resumes when the field holds its default (``workdir.claim_workdir``).
+"""
 
 from ml_collections import config_dict
 

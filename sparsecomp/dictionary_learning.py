@@ -312,13 +312,27 @@ def learn_dictionary_fista(
     return state.dictionary, state.codes, state.n_rounds
 
 
-def dl_fista_options(config) -> dict:
-    """``dictionary_learning_run``'s keyword arguments from ``config.dl_fista``."""
+def dl_fista_options(config, resample: bool = False) -> dict:
+    """``dictionary_learning_run``'s keyword arguments from ``config.dl_fista``.
+
+    ``resample`` turns atom resampling on whatever ``dl_fista.resample`` says
+    (the ``dl_fista_resample`` method).
+
+    Raises:
+      ConfigError: for ``resample_every < 1`` with resampling on, or ``inner_tol < 0``.
+    """
     cfg = config.dl_fista
+    resample = resample or bool(cfg.resample)
+    if resample and int(cfg.resample_every) < 1:
+        raise ConfigError(
+            f"dl_fista.resample_every={cfg.resample_every} is invalid: it must be >= 1")
+    if float(cfg.inner_tol) < 0:
+        raise ConfigError(f"dl_fista.inner_tol={cfg.inner_tol} is invalid: it must be >= 0 "
+                          "(0 runs all n_iter FISTA iterations of every round)")
     return dict(
         lam=float(cfg.lam), n_iter=int(cfg.n_iter), max_rounds=int(cfg.max_rounds),
         tol=float(cfg.tol), min_rounds=int(cfg.min_rounds),
-        resample_every=int(cfg.resample_every) if cfg.resample else 0,
+        resample_every=int(cfg.resample_every) if resample else 0,
         duplicate_cosine=float(cfg.duplicate_cosine), inner_tol=float(cfg.inner_tol),
     )
 
@@ -363,15 +377,7 @@ def _make_dl_fista(overrides: dict):
                                     ("fit_on", fit_on, DL_FISTA_FITS)):
             if value not in valid:
                 raise ConfigError(f"dl_fista.{field}={value!r} is invalid: choose one of {valid}")
-        options = dl_fista_options(config)
-        if overrides.get("resample"):
-            options["resample_every"] = int(cfg.resample_every)
-        if (cfg.resample or overrides.get("resample")) and int(cfg.resample_every) < 1:
-            raise ConfigError(
-                f"dl_fista.resample_every={cfg.resample_every} is invalid: it must be >= 1")
-        if options["inner_tol"] < 0:
-            raise ConfigError(f"dl_fista.inner_tol={cfg.inner_tol} is invalid: it must be >= 0 "
-                              "(0 runs all n_iter FISTA iterations of every round)")
+        options = dl_fista_options(config, resample=overrides.get("resample", False))
         max_rounds = options["max_rounds"]
         steps = LOG_EVERY_ROUNDS * np.arange(1, max_rounds // LOG_EVERY_ROUNDS + 1)
         snapshot_rounds = tuple(int(r) for r in steps) if cfg.log_dictionary else ()

@@ -223,8 +223,9 @@ def _warmstart_encoder_method(kind: str, *, warm: bool):
 def _warmstart_decoder_method(kind: str, *, warm: bool):
     """DL-FISTA from the SAE decoder (warm) or a random one (cold), per round budget.
 
-    The dictionary is learned as ``dl_fista`` does (on ``y_val``, its stopping
-    rule included) with snapshots at every budget; a budget past the stop gets
+    The dictionary is learned as ``dl_fista`` does (on ``y_val``, with every
+    ``config.dl_fista`` option, its stopping rule and ``inner_tol`` included)
+    with snapshots at every budget; a budget past the stop gets
     the final dictionary. Each snapshot's val and OOD codes are FISTA codes
     from zero (``config.fista``). The SAE's bias is not used: DL-FISTA fits
     the raw observations.
@@ -250,7 +251,8 @@ def _warmstart_decoder_method(kind: str, *, warm: bool):
             n_val = data.y_val.shape[0]
             return MethodOutput(
                 codes_val=codes[:, :n_val], codes_ood=codes[:, n_val:], dictionary=snapshots,
-                scalars={"n_rounds": jnp.broadcast_to(state.n_rounds, (len(budgets),))},
+                scalars={name: jnp.broadcast_to(value, (len(budgets),)) for name, value in
+                         (("n_rounds", state.n_rounds), ("n_inner_iter", state.n_inner))},
                 variants={"n_outer": jnp.asarray(budgets)},
             )
 

@@ -72,7 +72,7 @@ def use_gram_form(input_dim: int, width: int) -> bool:
 
 
 def cpu_chunk_rows(width: int) -> int:
-    """Rows per block: a [rows, width] iterate of ~``CPU_BLOCK_ENTRIES``, at least 256 rows."""
+    """Rows per block: an iterate of ~``CPU_BLOCK_ENTRIES``, at least ``CPU_MIN_BLOCK_ROWS``."""
     return max(CPU_MIN_BLOCK_ROWS, CPU_BLOCK_ENTRIES // width)
 
 
@@ -193,12 +193,14 @@ def solver_run_until(
 ) -> tuple[SolverState, jax.Array]:
     """At most ``max_iter`` steps (static), stopping once the codes stop moving.
 
-    Stops after the first step ``j`` with ``||x_j - x_{j-1}||_F <= tol *
-    ||x_j||_F`` (the norms over the whole batch), tested after every second
-    step: the loop body is a pair of steps, unrolled as in ``solver_run``, so
-    the test costs little against the steps themselves. An odd ``max_iter``
-    takes its extra step first. It is a ``lax.while_loop``: under ``vmap`` the
-    batch runs until its slowest member stops, the others frozen.
+    Stops after the first tested step ``j`` with ``||x_j - x_{j-1}||_F <= tol
+    * ||x_j||_F`` (the norms over the whole batch). The test follows every
+    second step (``j = odd + 2, odd + 4, ...``): the loop body is a pair of
+    steps, unrolled as in ``solver_run``, so the test costs little against the
+    steps themselves; an odd ``max_iter`` takes its extra step first. It is a
+    ``lax.while_loop``: under ``vmap`` the batch runs until its slowest member
+    stops (the others frozen), and unlike ``solver_run`` it cannot be
+    reverse-differentiated.
 
     Args:
       problem: the Lasso problems.

@@ -56,6 +56,10 @@ def claim_workdir(workdir: Path, config_json: str, defaults_json: str = "{}") ->
             )
         if completed == saved:
             return
+        # Completed: the saved run's execution fields stay as they were.
+        saved_execution = {key: value for key, value in json.loads(path.read_text()).items()
+                           if key in EXECUTION_FIELDS}
+        config_json = json.dumps({**completed, **saved_execution}, sort_keys=True, indent=2)
     workdir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(config_json)
@@ -64,14 +68,15 @@ def claim_workdir(workdir: Path, config_json: str, defaults_json: str = "{}") ->
 
 def _with_defaults(saved: dict, new: dict, defaults: dict) -> dict:
     """``saved`` plus the fields only ``new`` has, where ``new`` holds their default."""
+    if not isinstance(defaults, dict):
+        defaults = {}
     completed = dict(saved)
     for key, value in new.items():
-        default = defaults.get(key) if isinstance(defaults, dict) else None
         if key not in saved:
-            if key in defaults and value == default:
+            if key in defaults and value == defaults[key]:
                 completed[key] = value
         elif isinstance(saved[key], dict) and isinstance(value, dict):
-            completed[key] = _with_defaults(saved[key], value, default or {})
+            completed[key] = _with_defaults(saved[key], value, defaults.get(key))
     return completed
 
 

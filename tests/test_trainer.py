@@ -1,6 +1,7 @@
 """The trainer end to end: rows, checkpoints, resumption and refused configs."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -169,12 +170,24 @@ def test_fields_added_since_a_run_resume_only_at_their_defaults(tmp_path):
     saved = {"dl_fista": {"lam": 0.1}, "devices": 1}
     (tmp_path / CONFIG_FILE).write_text(json.dumps(saved))
     claim_workdir(tmp_path, json.dumps(new), json.dumps(defaults))
-    assert json.loads((tmp_path / CONFIG_FILE).read_text()) == new  # completed
+    # Completed; the saved run's execution fields (devices) stay as they were.
+    assert json.loads((tmp_path / CONFIG_FILE).read_text()) == {**new, "devices": 1}
     (tmp_path / CONFIG_FILE).write_text(json.dumps(saved))
     off_default = {**new, "dl_fista": {"lam": 0.1, "inner_tol": 1e-4}}
     with pytest.raises(ConfigError, match=r"fields dl_fista\.inner_tol\)"):
         claim_workdir(tmp_path, json.dumps(off_default), json.dumps(defaults))
     assert json.loads((tmp_path / CONFIG_FILE).read_text()) == saved  # untouched
+
+
+def test_workdir_from_before_a_field_existed_resumes(finished_run, tmp_path):
+    workdir = tmp_path / "old"
+    shutil.copytree(finished_run, workdir)
+    saved = json.loads((workdir / CONFIG_FILE).read_text())
+    del saved["dl_fista"]["inner_tol"]  # as written before the field existed
+    (workdir / CONFIG_FILE).write_text(json.dumps(saved))
+    sparsecomp.train_and_evaluate(tiny_config(), workdir)
+    assert _rows(workdir) == _rows(finished_run)  # nothing rerun
+    assert json.loads((workdir / CONFIG_FILE).read_text())["dl_fista"]["inner_tol"] == 0.0
 
 
 @pytest.mark.parametrize(
