@@ -33,15 +33,22 @@ def lam_variants(config) -> tuple[str, tuple[float, ...]] | None:
 
 
 def encode_val_and_ood(data, dictionary, *, lam, n_iter, z_init=None):
-    """FISTA codes of the val and OOD observations in one batched solve.
+    """FISTA codes of the val and OOD observations, one solve per split.
+
+    Two solves rather than one of the stacked splits: slicing the stacked
+    codes apart copies them (with 3 seeds at width 100,000 the compiled
+    oracle's temporary memory was 6.4 GiB with one solve, 2.8 GiB with two).
+
+    Args:
+      z_init: optional [n_val + n_ood, width] warm start, val rows first.
 
     Returns:
       (codes_val [n_val, width], codes_ood [n_ood, width]) float32.
     """
-    y = jnp.concatenate([data.y_val, data.y_ood])
-    codes = fista(y, dictionary, lam, n_iter=n_iter, z_init=z_init)
     n_val = data.y_val.shape[0]
-    return codes[:n_val], codes[n_val:]
+    starts = (None, None) if z_init is None else (z_init[:n_val], z_init[n_val:])
+    return tuple(fista(y, dictionary, lam, n_iter=n_iter, z_init=start)
+                 for y, start in zip((data.y_val, data.y_ood), starts, strict=True))
 
 
 @register_method("fista_oracle", variants=lam_variants)
