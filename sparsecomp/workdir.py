@@ -43,9 +43,10 @@ def claim_workdir(workdir: Path, config_json: str, defaults_json: str = "{}") ->
     """
     path = workdir / CONFIG_FILE
     if path.exists():
+        saved_all = json.loads(path.read_text())
         saved, new = (
-            {key: value for key, value in json.loads(text).items() if key not in EXECUTION_FIELDS}
-            for text in (path.read_text(), config_json)
+            {key: value for key, value in config.items() if key not in EXECUTION_FIELDS}
+            for config in (saved_all, json.loads(config_json))
         )
         completed = _with_defaults(saved, new, json.loads(defaults_json))
         if completed != new:
@@ -57,7 +58,7 @@ def claim_workdir(workdir: Path, config_json: str, defaults_json: str = "{}") ->
         if completed == saved:
             return
         # Completed: the saved run's execution fields stay as they were.
-        saved_execution = {key: value for key, value in json.loads(path.read_text()).items()
+        saved_execution = {key: value for key, value in saved_all.items()
                            if key in EXECUTION_FIELDS}
         config_json = json.dumps({**completed, **saved_execution}, sort_keys=True, indent=2)
     workdir.mkdir(parents=True, exist_ok=True)
