@@ -36,11 +36,11 @@ def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
     diverged = bool((output.scalars or {}).get("nonfinite", False))
     if diverged or not all(np.isfinite(np.asarray(a)).all() for a in arrays):
         return {"nonfinite": True}
-    z_val, z_ood = np.asarray(data.z_val), np.asarray(data.z_ood)
+    z_val = np.asarray(data.z_val)  # dense OOD codes only while their MCC needs them
     id_match = metrics.latent_matching(z_val, codes_val, ood=False)
     row = {
         "mcc_iid": id_match.mcc,
-        "mcc_ood": metrics.latent_mcc(z_ood, codes_ood, ood=True),
+        "mcc_ood": metrics.latent_mcc(np.asarray(data.z_ood), codes_ood, ood=True),
     }
     row["acc_iid"], row["acc_ood"] = metrics.probe_accuracy(
         codes_val, np.asarray(data.label_val), codes_ood, np.asarray(data.label_ood)
@@ -49,7 +49,7 @@ def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
         codes_val, np.asarray(data.label_val), codes_ood, np.asarray(data.label_ood)
     )
     if output.dictionary is not None:
-        row.update(_dictionary_metrics(data, output, codes_val, codes_ood))
+        row.update(_dictionary_metrics(data, output, z_val, codes_val, codes_ood))
     else:
         row.update(
             metrics.support_recovery(z_val, codes_val, id_match.true_index, id_match.code_index)
@@ -57,7 +57,7 @@ def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
     return {name: _plain(value) for name, value in row.items()}
 
 
-def _dictionary_metrics(data, output, codes_val, codes_ood) -> dict:
+def _dictionary_metrics(data, output, z_val, codes_val, codes_ood) -> dict:
     dictionary = np.asarray(output.dictionary)
     bias = None if output.decoder_bias is None else np.asarray(output.decoder_bias)
     match = metrics.dictionary_match(np.asarray(data.mixing), dictionary)
@@ -68,9 +68,7 @@ def _dictionary_metrics(data, output, codes_val, codes_ood) -> dict:
         "dict_frac_close": match.frac_close,
     }
     row.update(
-        metrics.support_recovery(
-            np.asarray(data.z_val), codes_val, match.true_index, match.learned_index
-        )
+        metrics.support_recovery(z_val, codes_val, match.true_index, match.learned_index)
     )
     row["mse_iid"], row["l0_iid"] = metrics.reconstruction(
         np.asarray(data.y_val), codes_val, dictionary, bias

@@ -164,26 +164,51 @@ def correlation_candidates(a, b, k: int) -> tuple[np.ndarray, np.ndarray]:
     # ranking of the columns is the same for every row, so each row's k best
     # unshared columns are the first k of one global list that it does not share.
     by_offset = np.argsort(-np.abs(mean_b) * scale_b, kind="stable")
-    length = min(2 * k, b.shape[1])
-    while True:
-        head = by_offset[:length]
-        unshared = ~(shared[:, head] != 0).toarray()  # [p, length]
-        if unshared.sum(axis=1).min() >= k or length == b.shape[1]:
-            break
-        length = min(2 * length, b.shape[1])
-    place_in_row = np.cumsum(unshared, axis=1) - 1  # among the row's unshared columns
-    take = unshared & (place_in_row < k)
-    global_cols = np.zeros((p, k), np.int64)
-    global_score = np.full((p, k), -1.0)
-    r, c = np.nonzero(take)
-    global_cols[r, place_in_row[r, c]] = head[c]
-    global_score[r, place_in_row[r, c]] = (n_samples * np.abs(mean_a[r]) * scale_a[r]
-                                           * np.abs(mean_b[head[c]]) * scale_b[head[c]])
+    place = _unshared_places(shared, by_offset, k)  # [p, k], q where a row has none left
+    valid = place < b.shape[1]
+    global_cols = np.where(valid, by_offset[np.minimum(place, b.shape[1] - 1)], 0)
+    r = np.arange(p)[:, None]
+    global_score = np.where(valid, n_samples * np.abs(mean_a[r]) * scale_a[r]
+                            * np.abs(mean_b[global_cols]) * scale_b[global_cols], -1.0)
     both_cols = np.concatenate([shared_cols, global_cols], axis=1)
     both_score = np.concatenate([shared_score, global_score], axis=1)
     top = np.argsort(-both_score, axis=1, kind="stable")[:, :k]
     return (np.take_along_axis(both_score, top, axis=1).astype(np.float32),
             np.take_along_axis(both_cols, top, axis=1))
+
+
+def _unshared_places(shared, order: np.ndarray, k: int) -> np.ndarray:
+    """Places in ``order`` of each row's first k columns that it does not share.
+
+    Row i's t-th unshared place is ``t + #{j : s_j - j <= t}``, where
+    ``s_0 < s_1 < ...`` are the places of its shared columns (``s_j - j``
+    counts the unshared places before ``s_j`` and never decreases), so one
+    ``searchsorted`` over all rows' ``(row, s_j - j)`` keys finds them: O(nnz
+    log nnz + p k) time, O(nnz + p k) memory, however many columns a row
+    shares (a latent active in most samples co-occurs with nearly every code
+    column; a dense [p, q] mask of it would be the size of the correlation
+    matrix).
+
+    Args:
+      shared: [p, q] CSR array, non-zero where a row and a column co-occur.
+      order: [q] int, a permutation of the columns (best first).
+      k: places per row.
+
+    Returns:
+      [p, k] int64 places in ``order`` ascending per row; ``q`` where a row has
+      fewer than k unshared columns.
+    """
+    p, q = shared.shape
+    place_of = np.empty(q, np.int64)
+    place_of[order] = np.arange(q)
+    rows = np.repeat(np.arange(p), np.diff(shared.indptr))
+    by_row = np.lexsort((place_of[shared.indices], rows))
+    rank_in_row = np.arange(rows.size) - shared.indptr[rows]
+    unshared_before = place_of[shared.indices[by_row]] - rank_in_row
+    keys = rows * (q + 1) + unshared_before  # ascending: by row, then non-decreasing
+    t = np.arange(k)
+    count = np.searchsorted(keys, np.arange(p)[:, None] * (q + 1) + t, side="right")
+    return np.minimum(t + count - shared.indptr[:-1, None], q)
 
 
 def _solve_candidates(values, index, q: int):

@@ -432,9 +432,40 @@ def _sign_invariant_auc(scores: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.where(n_pairs > 0, jnp.maximum(auc, 1 - auc), 0.5)
 
 
+# Code columns scored at once by ``best_feature_auc`` (its sort and rank
+# temporaries are a few times columns x samples x 4 bytes).
+AUC_BLOCK_ENTRIES = 2**24
+
+
+def _column_aucs(codes: jax.Array, labels: jax.Array) -> jax.Array:
+    """``_sign_invariant_auc`` of every column, in blocks of columns.
+
+    The blocks (``AUC_BLOCK_ENTRIES`` entries each) bound the sort's memory;
+    the last block is shifted back to end at the last column and overlaps
+    the one before it, which scores those columns twice, identically.
+
+    Args:
+      codes: [N, width] float32.
+      labels: [N] bool.
+
+    Returns:
+      [width] float32.
+    """
+    n, width = codes.shape
+    block = max(1, min(width, AUC_BLOCK_ENTRIES // max(n, 1)))
+    starts = jnp.minimum(jnp.arange(0, width, block), width - block)
+
+    def score(out, start):
+        columns = jax.lax.dynamic_slice_in_dim(codes, start, block, axis=1)
+        aucs = jax.vmap(_sign_invariant_auc, in_axes=(1, None))(columns, labels)
+        return jax.lax.dynamic_update_slice_in_dim(out, aucs, start, axis=0), None
+
+    return jax.lax.scan(score, jnp.zeros(width, jnp.float32), starts)[0]
+
+
 @jax.jit
 def _best_feature_auc(codes_id, labels_id, codes_ood, labels_ood):
-    aucs_id = jax.vmap(_sign_invariant_auc, in_axes=(1, None))(codes_id, labels_id)
+    aucs_id = _column_aucs(codes_id, labels_id)
     best = jnp.argmax(aucs_id)
     return aucs_id[best], _sign_invariant_auc(codes_ood[:, best], labels_ood)
 
@@ -594,13 +625,21 @@ def dictionary_match(
 # --------------------------------------------------------------------------
 
 
-@jax.jit
-def _support_recovery(z_true, codes, threshold):
-    true_support = jnp.abs(z_true) > threshold
-    pred_support = jnp.abs(codes) > threshold
-    hits = jnp.sum(true_support & pred_support, axis=1).astype(jnp.float32)
-    n_true = jnp.sum(true_support, axis=1).astype(jnp.float32)
-    n_pred = jnp.sum(pred_support, axis=1).astype(jnp.float32)
+# Entries of the matched columns compared at once by ``support_recovery``.
+SUPPORT_BLOCK_ENTRIES = 2**24
+
+
+@functools.partial(jax.jit, static_argnames="batch_size")
+def _support_recovery(z_true, codes, true_index, code_index, threshold, batch_size):
+    def counts(sample):  # one sample's matched columns, gathered where they are compared
+        z_row, code_row = sample
+        true_support = jnp.abs(z_row[true_index]) > threshold
+        pred_support = jnp.abs(code_row[code_index]) > threshold
+        return tuple(jnp.sum(s).astype(jnp.float32) for s in
+                     (true_support & pred_support, true_support, pred_support))
+
+    # Samples in batches: the gathered [batch, P] columns stay small at any width.
+    hits, n_true, n_pred = jax.lax.map(counts, (z_true, codes), batch_size=batch_size)
 
     def ratio(num, den):
         return jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 0.0)
@@ -639,9 +678,9 @@ def support_recovery(
       mean numbers of supported matched entries per sample, ``support_true_l0``
       and ``support_pred_l0``.
     """
-    z_matched = _as_f32(z_true)[:, jnp.asarray(true_index)]
-    codes_matched = _as_f32(codes)[:, jnp.asarray(code_index)]
-    stats = _support_recovery(z_matched, codes_matched, threshold)
+    batch_size = max(1, SUPPORT_BLOCK_ENTRIES // max(len(true_index), 1))
+    stats = _support_recovery(_as_f32(z_true), _as_f32(codes), jnp.asarray(true_index),
+                              jnp.asarray(code_index), threshold, batch_size)
     return {name: float(value) for name, value in stats.items()}
 
 

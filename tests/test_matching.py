@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csr_array
 
 from sparsecomp import matching, metrics
 
@@ -103,18 +104,53 @@ def _sparse_codes(rng, z, width, p_noise=0.02):
     return codes.astype(np.float32)
 
 
+def _assert_cooccurrence_candidates_are_the_blocked_ones(z, codes, k):
+    """``correlation_candidates`` equals ``_candidates`` on the unit columns; returns its columns."""
+    values, index = matching.correlation_candidates(z, codes, k)
+    unit = metrics._unit_centred_columns
+    want_values, want_index = matching._candidates(
+        unit(jnp.asarray(z)), unit(jnp.asarray(codes)), k, matching.BLOCK_BYTES)
+    np.testing.assert_allclose(np.sort(values, axis=1), np.sort(want_values, axis=1), atol=1e-5)
+    np.testing.assert_array_equal(np.sort(index, axis=1), np.sort(want_index, axis=1))
+    return index
+
+
 def test_correlation_candidates_equal_the_blocked_products():
     rng = np.random.default_rng(4)
     z = _sparse_latents(rng, 400, 300, p_active=0.03)
     z = z[:, z.std(axis=0) > 0]
     codes = _sparse_codes(rng, z, 900)
-    values, index = matching.correlation_candidates(z, codes, 16)
-    unit = metrics._unit_centred_columns
-    want_values, want_index = matching._candidates(
-        unit(jnp.asarray(z)), unit(jnp.asarray(codes)), 16, matching.BLOCK_BYTES)
-    np.testing.assert_allclose(np.sort(values, axis=1), np.sort(want_values, axis=1), atol=1e-5)
-    np.testing.assert_array_equal(np.sort(index, axis=1), np.sort(want_index, axis=1))
+    index = _assert_cooccurrence_candidates_are_the_blocked_ones(z, codes, 16)
     assert all(np.unique(row).size == 16 for row in index)
+
+
+def test_correlation_candidates_of_a_latent_that_shares_almost_every_column():
+    """Latent 0 of the study is active in most samples, so it co-occurs with
+    nearly every code column, so its unshared candidates lie deep in the
+    global list (the old dense mask of them was as large as the correlation
+    matrix: 17 GB at n = 100,000)."""
+    rng = np.random.default_rng(6)
+    z = _sparse_latents(rng, 300, 200, p_active=0.03)
+    z[:, 0] = rng.uniform(0.5, 1.0, 300)  # active in every sample
+    z[:, 1] = np.where(np.arange(300) < 297, rng.uniform(0.5, 1.0, 300), 0.0)
+    z = z[:, z.std(axis=0) > 0]
+    codes = _sparse_codes(rng, z, 600, p_noise=0.02)
+    shared = (z[:, :2].T != 0).astype(int) @ (codes != 0).astype(int)
+    assert (shared[0] > 0).mean() > 0.95 and (shared[1] > 0).mean() > 0.9
+    _assert_cooccurrence_candidates_are_the_blocked_ones(z, codes, 16)
+
+
+def test_unshared_places_against_a_direct_scan():
+    rng = np.random.default_rng(7)
+    q, k = 40, 5
+    mask = rng.random((6, q)) < np.array([0.0, 0.3, 0.9, 1.0, 0.5, 0.97])[:, None]
+    mask[5, :] = True
+    mask[5, [3, 30]] = False  # two unshared columns left: three places missing
+    order = rng.permutation(q)
+    places = matching._unshared_places(csr_array(mask.astype(np.float32)), order, k)
+    for row in range(mask.shape[0]):
+        free = [place for place in range(q) if not mask[row, order[place]]][:k]
+        np.testing.assert_array_equal(places[row], free + [q] * (k - len(free)))
 
 
 @pytest.mark.parametrize("ood", [False, True])

@@ -3,6 +3,8 @@
 import warnings
 
 import chex
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
@@ -137,6 +139,19 @@ def test_best_feature_auc_matches_sklearn_with_ties_and_constant_column():
     )
 
 
+def test_column_aucs_in_overlapping_blocks_equal_every_column_at_once(monkeypatch):
+    """7 columns of 50 samples in blocks of 3 (starts 0, 3, 4): the shifted
+    last block scores columns 4-5 twice and must leave every AUC as it is."""
+    rng = np.random.default_rng(8)
+    codes = jnp.asarray(np.round(rng.normal(size=(50, 7)), 1), jnp.float32)
+    labels = jnp.asarray(rng.random(50) < 0.4)
+    want = jax.vmap(metrics._sign_invariant_auc, in_axes=(1, None))(codes, labels)
+    monkeypatch.setattr(metrics, "AUC_BLOCK_ENTRIES", 150)
+    got = metrics._column_aucs(codes, labels)
+    chex.assert_shape(got, (7,))
+    np.testing.assert_array_equal(got, want)
+
+
 def test_best_feature_auc_degenerate_cases_give_half():
     rng = np.random.default_rng(7)
     codes = rng.normal(size=(40, 3)).astype(np.float32)
@@ -214,6 +229,18 @@ def test_support_recovery_hand_worked_two_samples():
         "support_pred_l0": 1.5,
     }
     chex.assert_trees_all_close(stats, expected, atol=1e-6)
+
+
+def test_support_recovery_in_sample_batches_with_a_remainder(monkeypatch):
+    """7 samples in batches of 2 (the last one short) give the one-batch result."""
+    rng = np.random.default_rng(10)
+    z_true = (rng.random((7, 6)) < 0.4) * rng.uniform(0.1, 1, (7, 6))
+    codes = (rng.random((7, 8)) < 0.5) * rng.uniform(0.1, 1, (7, 8))
+    true_index, code_index = np.array([0, 2, 3, 5]), np.array([7, 1, 2, 4])
+    whole = metrics.support_recovery(z_true, codes, true_index, code_index)
+    monkeypatch.setattr(metrics, "SUPPORT_BLOCK_ENTRIES", 8)  # 8 // 4 columns = 2 samples
+    chex.assert_trees_all_close(
+        metrics.support_recovery(z_true, codes, true_index, code_index), whole, atol=1e-7)
 
 
 def test_support_recovery_empty_supports_count_zero():
