@@ -102,7 +102,14 @@ def base_config() -> config_dict.ConfigDict:
     config.methods = ("fista_oracle", "linear_probe")
     # lam_sweep: when non-empty, FISTA-based methods that support it (the
     # oracle and the frozen-decoder methods) emit one row per lambda, vmapped.
-    config.fista = config_dict.ConfigDict({"lam": 0.1, "n_iter": 100, "lam_sweep": ()})
+    # solver (fista_oracle only): "fista", the paper's n_iter FISTA steps from
+    # zero, or "working_set", the Lasso optimum by sparsecomp.working_set
+    # (config.working_set; size is capped at num_latents), for widths where
+    # 100 steps do not converge.
+    config.fista = config_dict.ConfigDict(
+        {"lam": 0.1, "n_iter": 100, "lam_sweep": (), "solver": "fista"})
+    config.working_set = config_dict.ConfigDict(
+        {"size": 64, "inner_iter": 200, "max_rounds": 20, "tol": 1e-3})
     # Iteration budgets (warm_/cold_<sae>) and round budgets (warm_dl_/cold_dl_<sae>).
     config.warmstart = config_dict.ConfigDict(
         {"n_iters": (0, 1, 2, 5, 10, 20, 50, 100, 200, 500),

@@ -9,9 +9,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, require_int
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.solvers import fista
+from sparsecomp.working_set import working_set_lasso
 
 
 def lam_variants(config) -> tuple[str, tuple[float, ...]] | None:
@@ -51,26 +52,69 @@ def encode_val_and_ood(data, dictionary, *, lam, n_iter, z_init=None):
                  for y, start in zip((data.y_val, data.y_ood), starts, strict=True))
 
 
+SOLVERS = ("fista", "working_set")
+
+
+def _working_set_options(config, spec) -> dict:
+    """``working_set_lasso``'s keyword arguments from ``config.working_set``.
+
+    ``size`` is capped at ``num_latents``.
+
+    Raises:
+      ConfigError: naming the field and its valid range.
+    """
+    options = config.working_set
+    require_int("working_set.size", options.size, lower=1)
+    require_int("working_set.inner_iter", options.inner_iter, lower=1)
+    require_int("working_set.max_rounds", options.max_rounds, lower=1)
+    if isinstance(options.tol, bool) or not isinstance(options.tol, (int, float)) \
+            or not options.tol > 0:
+        raise ConfigError(f"working_set.tol={options.tol!r} is invalid: it must be a number > 0")
+    # A set cannot be wider than the problem: a sweep over n keeps one size.
+    return {"size": min(int(options.size), spec.num_latents), "inner_iter": int(options.inner_iter),
+            "max_rounds": int(options.max_rounds), "tol": float(options.tol)}
+
+
 @register_method("fista_oracle", variants=lam_variants)
 def make_fista_oracle(config, spec):
-    """Reads ``config.fista`` (``lam``, ``n_iter``, ``lam_sweep``)."""
+    """Reads ``config.fista`` (``lam``, ``n_iter``, ``lam_sweep``, ``solver``).
+
+    ``solver="working_set"`` (with ``config.working_set``) gives the Lasso
+    optimum instead of ``n_iter`` FISTA steps, and its rows carry
+    ``solver_rounds`` and ``kkt_violation`` (largest over the seed's val and
+    OOD samples, relative to lam).
+    """
     lam, n_iter = float(config.fista.lam), int(config.fista.n_iter)
+    solver = config.fista.get("solver", "fista")
+    if solver not in SOLVERS:
+        raise ConfigError(f"fista.solver={solver!r} is invalid: it must be one of {SOLVERS}")
     sweep = lam_variants(config)
+    options = _working_set_options(config, spec) if solver == "working_set" else None
+
+    def encode(data, lam):
+        if options is None:
+            return encode_val_and_ood(data, data.mixing, lam=lam, n_iter=n_iter), None
+        val, ood = (working_set_lasso(y, data.mixing, lam, **options)
+                    for y in (data.y_val, data.y_ood))
+        scalars = {"solver_rounds": jnp.maximum(val.rounds.max(), ood.rounds.max()),
+                   "kkt_violation": jnp.maximum(val.kkt_violation.max(),
+                                                ood.kkt_violation.max())}
+        return (val.codes, ood.codes), scalars
 
     def run(key, data):
         del key  # deterministic given the data
         if not sweep:
-            codes_val, codes_ood = encode_val_and_ood(data, data.mixing, lam=lam, n_iter=n_iter)
-            return MethodOutput(codes_val=codes_val, codes_ood=codes_ood, dictionary=data.mixing)
+            (codes_val, codes_ood), scalars = encode(data, lam)
+            return MethodOutput(codes_val=codes_val, codes_ood=codes_ood, dictionary=data.mixing,
+                                scalars=scalars)
         lams = jnp.asarray(sweep[1], jnp.float32)
-        codes_val, codes_ood = jax.vmap(
-            lambda lam: encode_val_and_ood(data, data.mixing, lam=lam, n_iter=n_iter)
-        )(lams)
+        (codes_val, codes_ood), scalars = jax.vmap(lambda lam: encode(data, lam))(lams)
         return MethodOutput(
             codes_val=codes_val,
             codes_ood=codes_ood,
             dictionary=jnp.broadcast_to(data.mixing, (lams.shape[0], *data.mixing.shape)),
             variants={"lam": lams},
+            scalars=scalars,
         )
 
     return run
