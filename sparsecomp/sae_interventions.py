@@ -7,7 +7,9 @@ from the SAE's checkpoint in the same workdir, so an SAE is trained once per
 (protocol section 5; ``<type>`` as in ``sae_<type>``):
 
 * ``fista+<type>``: FISTA from zero with the SAE's decoder as the dictionary,
-  on the input shifted by minus the decoder bias (frozen_decoder).
+  on the input shifted by minus the decoder bias (frozen_decoder). Its rows,
+  and those of the other methods that run FISTA on one SAE-derived
+  dictionary, carry the SAE's ``samples_seen`` / ``samples_per_atom``.
 * ``refined_<type>``: the same FISTA, warm-started from the SAE's codes.
 * ``frozen_<type>``, ``renormed_<type>``, ``oracle_norms_<type>``: FISTA
   with the raw decoder ``W_d``, with its columns at unit norm, and with its
@@ -37,6 +39,7 @@ from sparsecomp.dictionary_learning import (
     dl_fista_options,
     random_dictionary,
 )
+from sparsecomp.learners import sample_tags
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.oracle import lam_variants
 from sparsecomp.solvers import fista, make_problem, solver_init, solver_run
@@ -98,6 +101,9 @@ def _fista_method(kind: str, dictionary_of, *, warm: bool):
                 dictionary=_tile(d, n),
                 decoder_bias=_tile(trained.bias, n),
                 variants={"lam": lams} if sweep else None,
+                # The dictionary's training samples: the SAE's (scaling study).
+                scalars={name: _tile(value, n) for name, value in
+                         sample_tags(spec, spec.n_train).items()},
             )
 
         return run
