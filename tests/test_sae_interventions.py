@@ -57,12 +57,17 @@ def test_fista_on_a_true_decoder_is_the_oracle(datasets):
         out = _run(name, config, datasets)
         chex.assert_trees_all_close(out.codes_ood, oracle.codes_ood, atol=1e-5)
         chex.assert_trees_all_close(out.dictionary, datasets.mixing)
+        # The dictionary was learned by the SAE from the train half.
+        np.testing.assert_array_equal(out.scalars["samples_seen"], [SPEC.n_train] * 2)
+        np.testing.assert_allclose(out.scalars["samples_per_atom"],
+                                   SPEC.n_train * SPEC.k / SPEC.num_latents)
 
 
 def test_lambda_sweep_rows_equal_single_lambda_runs(datasets):
     lams = (0.05, 0.5)
     swept = _run("frozen_relu", _config(lam_sweep=lams), datasets)
     chex.assert_shape(swept.codes_val, (2, len(lams), SPEC.n_val, SPEC.num_latents))
+    chex.assert_shape(swept.scalars["samples_seen"], (2, len(lams)))
     np.testing.assert_allclose(swept.variants["lam"][0], lams, rtol=1e-6)
     for j, lam in enumerate(lams):
         single = _run("frozen_relu", _config(lam=lam), datasets)
