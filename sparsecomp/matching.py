@@ -183,14 +183,15 @@ def _unshared_places(shared, order: np.ndarray, k: int) -> np.ndarray:
     Row i's t-th unshared place is ``t + #{j : s_j - j <= t}``, where
     ``s_0 < s_1 < ...`` are the places of its shared columns (``s_j - j``
     counts the unshared places before ``s_j`` and never decreases), so one
-    ``searchsorted`` over all rows' ``(row, s_j - j)`` keys finds them: O(nnz
-    log nnz + p k) time, O(nnz + p k) memory, however many columns a row
+    ``searchsorted`` over all rows' ``(row, s_j - j)`` keys finds them:
+    O((nnz + p k) log nnz) time, O(nnz + p k) memory, however many columns a row
     shares (a latent active in most samples co-occurs with nearly every code
     column; a dense [p, q] mask of it would be the size of the correlation
     matrix).
 
     Args:
-      shared: [p, q] CSR array, non-zero where a row and a column co-occur.
+      shared: [p, q] CSR array in canonical form (sorted, no duplicates) and
+        without explicit zeros: every stored entry counts as shared.
       order: [q] int, a permutation of the columns (best first).
       k: places per row.
 
@@ -199,6 +200,8 @@ def _unshared_places(shared, order: np.ndarray, k: int) -> np.ndarray:
       fewer than k unshared columns.
     """
     p, q = shared.shape
+    if not shared.has_canonical_format:
+        raise ValueError("shared must be a canonical CSR array (sum_duplicates first)")
     place_of = np.empty(q, np.int64)
     place_of[order] = np.arange(q)
     rows = np.repeat(np.arange(p), np.diff(shared.indptr))

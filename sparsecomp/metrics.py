@@ -432,8 +432,9 @@ def _sign_invariant_auc(scores: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.where(n_pairs > 0, jnp.maximum(auc, 1 - auc), 0.5)
 
 
-# Code columns scored at once by ``best_feature_auc`` (its sort and rank
-# temporaries are a few times columns x samples x 4 bytes).
+# Entries (code columns x samples) scored at once by ``best_feature_auc``: its
+# sort and rank temporaries are a few times this many 4-byte values. Read when
+# ``_best_feature_auc`` is traced (once per shape).
 AUC_BLOCK_ENTRIES = 2**24
 
 

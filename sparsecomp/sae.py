@@ -1022,6 +1022,12 @@ def make_train(config: ml_collections.ConfigDict, model: SparseAutoencoder):
 # --------------------------------------------------------------------------
 
 
+def decoder_sample_tags(spec: DataSpec) -> dict[str, jax.Array]:
+    """``samples_seen`` / ``samples_per_atom`` of an SAE's decoder: it learns
+    from the train half (``spec.n_train`` samples), for the scaling study."""
+    return sample_tags(spec, spec.n_train)
+
+
 def amortisation_gap(
     y: jax.Array, codes: jax.Array, decoder: jax.Array, bias: jax.Array, *, lam: float, n_iter: int
 ) -> jax.Array:
@@ -1071,9 +1077,8 @@ def _make_method(kind: str):
             decoder = model.apply(variables, method=model.decoder)
             gap = amortisation_gap(data.y_val, codes_val, decoder, state.params["b_d"],
                                    lam=lam, n_iter=n_iter)
-            # The training samples it learned its decoder from (scaling study).
             scalars = {"nonfinite": nonfinite, "loss_train": loss_train_last,
-                       "amortisation_gap_mse": gap, **sample_tags(spec, spec.n_train)}
+                       "amortisation_gap_mse": gap, **decoder_sample_tags(spec)}
             if kind == "topk_auxk":  # latents dead at the end of training
                 dead_after = auxk_settings(config.sae, model).dead_after
                 scalars["dead_latents"] = jnp.sum(state.since_fired >= dead_after)

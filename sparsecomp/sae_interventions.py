@@ -8,8 +8,9 @@ from the SAE's checkpoint in the same workdir, so an SAE is trained once per
 
 * ``fista+<type>``: FISTA from zero with the SAE's decoder as the dictionary,
   on the input shifted by minus the decoder bias (frozen_decoder). Its rows,
-  and those of the other methods that run FISTA on one SAE-derived
-  dictionary, carry the SAE's ``samples_seen`` / ``samples_per_atom``.
+  and those of the other methods that run FISTA on one dictionary derived
+  from the SAE's decoder (``oracle_norms_`` borrows the true atoms' norms
+  too), carry the SAE's ``samples_seen`` / ``samples_per_atom``.
 * ``refined_<type>``: the same FISTA, warm-started from the SAE's codes.
 * ``frozen_<type>``, ``renormed_<type>``, ``oracle_norms_<type>``: FISTA
   with the raw decoder ``W_d``, with its columns at unit norm, and with its
@@ -39,7 +40,6 @@ from sparsecomp.dictionary_learning import (
     dl_fista_options,
     random_dictionary,
 )
-from sparsecomp.learners import sample_tags
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.oracle import lam_variants
 from sparsecomp.solvers import fista, make_problem, solver_init, solver_run
@@ -103,7 +103,7 @@ def _fista_method(kind: str, dictionary_of, *, warm: bool):
                 variants={"lam": lams} if sweep else None,
                 # The dictionary's training samples: the SAE's (scaling study).
                 scalars={name: _tile(value, n) for name, value in
-                         sample_tags(spec, spec.n_train).items()},
+                         sae.decoder_sample_tags(spec).items()},
             )
 
         return run

@@ -19,21 +19,23 @@ working-set / active-set principle of Blitz and celer, Johnson & Guestrin
    warm-started; the restricted Gram matrix is ``size x size`` with
    curvature ~1, so it converges quickly);
 3. compute the full correlations ``g = D^T (y - D z)`` (one ``2 n m``
-   product) and the KKT violation of every coordinate outside the set
-   (``g_j - lam`` for ``z >= 0``, ``|g_j| - lam`` otherwise);
+   product) and the KKT residual of every coordinate (``kkt_violation``);
 4. stop when no coordinate violates its optimality condition by more than
    ``tol * lam`` (inside the set: the restricted solve finished; outside:
    none is missing), else keep the set's non-zero coordinates, fill it with
-   the largest violators outside and go to 2 (warm-started).
+   the coordinates of largest excess ``g_j - lam`` (``|g_j| - lam`` without
+   the sign constraint), the violators first, and go to 2 (warm-started).
 
 Every quantity has a static shape (``size`` coordinates per row), so it runs
 under ``jit`` and ``vmap`` (seeds, lambdas) like ``solvers.fista``, in row
-blocks on CPU. A round costs ``2 n m`` flops per sample against FISTA's
-``4 n m`` per iteration; the result is the Lasso optimum (up to ``tol``), not
-FISTA's 100-iteration approximation of it, and ``kkt_violation`` certifies
-it. The set must hold every row's support: ``size`` above the number of
+blocks on CPU. A round costs ``2 n m`` flops per sample (plus one ``2 n m``
+product ``D^T y`` at the start) against FISTA's ``4 n m`` per iteration;
+the result is the Lasso optimum (up to ``tol``), not FISTA's 100-iteration
+approximation of it, and ``kkt_violation`` certifies it. The set must hold every row's support: ``size`` above the number of
 non-zeros (64 for k = 10; ``size >= input_dim`` always suffices, as a Lasso
-solution in general position has at most ``input_dim`` non-zeros). A row
+solution in general position has at most ``input_dim`` non-zeros, though a
+set wider than ``input_dim`` has a singular Gram matrix and its restricted
+solves converge more slowly). A row
 whose support fills the set cannot take new coordinates: it stops at
 ``max_rounds`` and its ``kkt_violation`` says so.
 """
@@ -104,50 +106,37 @@ def _solve_block(y, dictionary, lam, *, size, inner_iter, max_rounds, tol, nonne
     """``working_set_lasso`` on one block of rows (see the module docstring)."""
     rows, width = y.shape[0], dictionary.shape[1]
     d_rows = dictionary.T  # [width, m]: the atoms of a set are rows of it
-
-    def correlations(z_set, members):
-        atoms = d_rows[members]  # [rows, size, m]
-        fit = jnp.einsum("rs,rsm->rm", z_set, atoms, precision=_HIGHEST)
-        return jnp.matmul(y - fit, dictionary, precision=_HIGHEST)  # [rows, width]
-
-    def outside_violation(g, members):
-        excess = (g if nonneg else jnp.abs(g)) - lam
-        return excess.at[jnp.arange(rows)[:, None], members].set(-jnp.inf)
-
-    def solve(z_set, members):
-        return jax.vmap(_restricted_lasso, in_axes=(0, 0, 0, None, None, None))(
-            y, d_rows[members], z_set, lam, inner_iter, nonneg)
+    row_index = jnp.arange(rows)[:, None]
 
     def keep_going(carry):
-        _, _, rounds, worst = carry
-        return (rounds < max_rounds) & (worst > tol * lam)
-
-    def dense(z_set, members):
-        return jnp.zeros((rows, width), y.dtype).at[jnp.arange(rows)[:, None], members].set(z_set)
+        _, _, rounds, violation = carry
+        return (rounds < max_rounds) & (jnp.max(violation, initial=0.0) > tol)
 
     def round_(carry):
         z_set, members, rounds, _ = carry
-        z_set = solve(z_set, members)
-        g = correlations(z_set, members)
-        z_full = dense(z_set, members)
-        # The next set: this one's non-zero coordinates, then the largest violators.
-        score = outside_violation(g, members).at[jnp.arange(rows)[:, None], members].set(
-            jnp.where(z_set != 0, jnp.inf, -jnp.inf))
-        new_members = jax.lax.top_k(score, size)[1]
-        z_new = jnp.take_along_axis(z_full, new_members, axis=1)
+        atoms = d_rows[members]  # [rows, size, m]
+        z_set = jax.vmap(_restricted_lasso, in_axes=(0, 0, 0, None, None, None))(
+            y, atoms, z_set, lam, inner_iter, nonneg)
+        fit = jnp.einsum("rs,rsm->rm", z_set, atoms, precision=_HIGHEST)
+        g = jnp.matmul(y - fit, dictionary, precision=_HIGHEST)  # [rows, width]
+        z_full = jnp.zeros((rows, width), y.dtype).at[row_index, members].set(z_set)
         # Converged when every condition holds, inside the set (the restricted
         # solve finished) as outside (no coordinate missing).
-        worst = jnp.max(_coordinate_violation(g, z_full, lam, nonneg))
-        return z_new, new_members, rounds + 1, worst
+        violation = jnp.max(_coordinate_violation(g, z_full, lam, nonneg), axis=1) / lam
+        # The next set: this one's non-zero coordinates, then the coordinates
+        # of largest excess (the violators first, members with z = 0 among them).
+        score = ((g if nonneg else jnp.abs(g)) - lam).at[row_index, members].max(
+            jnp.where(z_set != 0, jnp.inf, -jnp.inf))
+        new_members = jax.lax.top_k(score, size)[1]
+        return (jnp.take_along_axis(z_full, new_members, axis=1), new_members, rounds + 1,
+                violation)
 
     start = jnp.matmul(y, dictionary, precision=_HIGHEST)
     members = jax.lax.top_k(start if nonneg else jnp.abs(start), size)[1]
     carry = (jnp.zeros((rows, size), y.dtype), members, jnp.zeros((), jnp.int32),
-             jnp.full((), jnp.inf, y.dtype))
-    z_set, members, rounds, _ = jax.lax.while_loop(keep_going, round_, carry)
-    codes = dense(z_set, members)
-    g = correlations(z_set, members)
-    violation = jnp.max(_coordinate_violation(g, codes, lam, nonneg), axis=1) / lam
+             jnp.full((rows,), jnp.inf, y.dtype))
+    z_set, members, rounds, violation = jax.lax.while_loop(keep_going, round_, carry)
+    codes = jnp.zeros((rows, width), y.dtype).at[row_index, members].set(z_set)
     return WorkingSetResult(codes, jnp.broadcast_to(rounds, (rows,)), violation)
 
 
@@ -179,7 +168,8 @@ def working_set_lasso(
         than ``tol * lam`` (a block stops when all its rows do).
       nonneg: constrain codes to be >= 0.
       chunk_size: rows per block, as in ``solvers.fista`` (``"auto"``: the
-        same blocks as FISTA on CPU, all rows at once elsewhere).
+        same rows per block as FISTA on CPU, all rows at once elsewhere); a
+        block holds about four [rows, width] float32 temporaries.
 
     Returns:
       A ``WorkingSetResult``: dense codes, the rounds used by each row's block

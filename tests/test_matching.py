@@ -105,7 +105,7 @@ def _sparse_codes(rng, z, width, p_noise=0.02):
 
 
 def _assert_cooccurrence_candidates_are_the_blocked_ones(z, codes, k):
-    """``correlation_candidates`` equals ``_candidates`` on the unit columns; returns its columns."""
+    """``correlation_candidates`` equals ``_candidates`` on unit columns; returns its columns."""
     values, index = matching.correlation_candidates(z, codes, k)
     unit = metrics._unit_centred_columns
     want_values, want_index = matching._candidates(

@@ -57,6 +57,7 @@ def test_reaches_the_lasso_optimum_that_long_fista_approaches(nonneg):
     np.testing.assert_allclose(result.kkt_violation,
                                kkt_violation(y, d, result.codes, lam, nonneg=nonneg), atol=1e-4)
     assert float(result.kkt_violation.max()) < 1e-4
+    assert int(result.rounds.max()) < 20  # stopped on convergence, not on the budget
     reference = fista(y, d, lam, n_iter=5000, nonneg=nonneg)
     assert float(kkt_violation(y, d, reference, lam, nonneg=nonneg).max()) < 1e-2
     # FISTA's residual (up to 1e-2 lam) is the larger one: codes agree to its accuracy.
@@ -81,6 +82,28 @@ def test_row_blocks_and_vmap_over_seeds_give_the_same_codes():
     batched = jax.jit(jax.vmap(lambda y, d: solve(y, d, chunk_size=None)))(ys, ds)
     for s in range(2):
         np.testing.assert_allclose(batched.codes[s], whole[s].codes, atol=1e-5)
+        np.testing.assert_allclose(batched.kkt_violation[s], whole[s].kkt_violation, atol=1e-5)
+        # Under vmap the loop runs until both seeds have stopped.
+        assert int(batched.rounds[s, 0]) == max(int(w.rounds[0]) for w in whole)
+
+
+def test_vmap_over_lambdas_equals_one_lambda_at_a_time():
+    y, d = _problem(seed=5)
+    lams = jnp.array([0.02, 0.2])
+    solve = functools.partial(working_set_lasso, size=32, tol=1e-5, chunk_size=None)
+    swept = jax.vmap(lambda lam: solve(y, d, lam))(lams)
+    for j, lam in enumerate(lams):
+        single = solve(y, d, lam)
+        np.testing.assert_allclose(swept.codes[j], single.codes, atol=1e-5)
+        assert float(swept.kkt_violation[j].max()) < 1e-4
+    assert (swept.codes[0] > 0).sum() > (swept.codes[1] > 0).sum()  # less shrinkage
+
+
+def test_an_empty_batch_gives_empty_results():
+    _, d = _problem()
+    result = working_set_lasso(jnp.zeros((0, d.shape[0])), d, 0.1, size=8)
+    chex.assert_shape((result.codes, result.rounds, result.kkt_violation),
+                      ((0, d.shape[1]), (0,), (0,)))
 
 
 def test_a_support_larger_than_the_set_is_reported_not_hidden():
