@@ -32,12 +32,12 @@ blocks on CPU. A round costs ``2 n m`` flops per sample (plus one ``2 n m``
 product ``D^T y`` at the start) against FISTA's ``4 n m`` per iteration;
 the result is the Lasso optimum (up to ``tol``), not FISTA's 100-iteration
 approximation of it, and ``kkt_violation`` certifies it. The set must hold
-every row's support: ``size`` above the number of non-zeros (64 for k = 10; ``size >= input_dim`` always suffices, as a Lasso
-solution in general position has at most ``input_dim`` non-zeros, though a
-set wider than ``input_dim`` has a singular Gram matrix and its restricted
-solves converge more slowly). A row
-whose support fills the set cannot take new coordinates: it stops at
-``max_rounds`` and its ``kkt_violation`` says so.
+every row's support: ``size`` above the number of non-zeros (64 for k = 10;
+``size >= input_dim`` always suffices, as a Lasso solution in general
+position has at most ``input_dim`` non-zeros, though a set wider than
+``input_dim`` has a singular Gram matrix and its restricted solves converge
+more slowly). A row whose support fills the set cannot take new coordinates:
+it stops at ``max_rounds`` and its ``kkt_violation`` says so.
 """
 
 from __future__ import annotations
