@@ -21,8 +21,9 @@ precision 0.03; 21.6 min for 3 seeds, FISTA 948 s). The working-set solver
 solves each sample on 64 coordinates and adds those whose optimality
 condition fails on the full problem, until every condition holds to 1e-3
 lam (``kkt_violation`` in each row); on 256 OOD samples at n = 100,000 it
-took 2.5 s in 4 rounds against 36.6 s for 100 FISTA steps and ~300 s for
-the 1000 that FISTA needs to reach the same objective.
+took 3.9 s against 61.2 s for 100 FISTA steps, ~8x that for the 1000 that
+FISTA needs to reach the same objective (``benchmarks/bench_working_set.py``,
+another job sharing the CPU).
 ``--config.fista.solver=fista`` gives the paper's oracle.
 
 Expected headline (paper, mcc_ood): ``fista_oracle`` >= 0.98 at every n;
