@@ -13,3 +13,9 @@ def require_int(field: str, value, *, lower: int) -> None:
     """Raises ``ConfigError`` naming ``field`` unless ``value`` is an int >= ``lower``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < lower:
         raise ConfigError(f"{field}={value!r} is invalid: it must be an integer >= {lower}")
+
+
+def require_positive(field: str, value) -> None:
+    """Raises ``ConfigError`` naming ``field`` unless ``value`` is a number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{field}={value!r} is invalid: it must be a number > 0")

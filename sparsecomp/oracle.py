@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from sparsecomp.errors import ConfigError, require_int
+from sparsecomp.errors import ConfigError, require_int, require_positive
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.solvers import fista
 from sparsecomp.working_set import working_set_lasso
@@ -67,9 +67,7 @@ def _working_set_options(config, spec) -> dict:
     require_int("working_set.size", options.size, lower=1)
     require_int("working_set.inner_iter", options.inner_iter, lower=1)
     require_int("working_set.max_rounds", options.max_rounds, lower=1)
-    if isinstance(options.tol, bool) or not isinstance(options.tol, (int, float)) \
-            or not options.tol > 0:
-        raise ConfigError(f"working_set.tol={options.tol!r} is invalid: it must be a number > 0")
+    require_positive("working_set.tol", options.tol)
     # A set cannot be wider than the problem: a sweep over n keeps one size.
     return {"size": min(int(options.size), spec.num_latents), "inner_iter": int(options.inner_iter),
             "max_rounds": int(options.max_rounds), "tol": float(options.tol)}

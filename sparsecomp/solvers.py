@@ -76,6 +76,13 @@ def cpu_chunk_rows(width: int) -> int:
     return max(CPU_MIN_BLOCK_ROWS, CPU_BLOCK_ENTRIES // width)
 
 
+def resolve_chunk_size(chunk_size: int | None | Literal["auto"], width: int) -> int | None:
+    """Rows per block: ``"auto"`` is ``cpu_chunk_rows(width)`` on CPU, ``None`` elsewhere."""
+    if chunk_size == "auto":
+        return cpu_chunk_rows(width) if jax.default_backend() == "cpu" else None
+    return chunk_size
+
+
 def lipschitz_constant(dictionary: jax.Array) -> jax.Array:
     """``||D||_2^2``, from the ``input_dim x input_dim`` matrix ``D D^T``.
 
@@ -257,9 +264,7 @@ def _solve(y, dictionary, lam, n_iter, nonneg, z_init, gram, momentum, chunk_siz
         state = solver_init(problem, z_rows)
         return solver_run(problem, state, n_iter, nonneg=nonneg, momentum=momentum).codes
 
-    if chunk_size == "auto":
-        chunk_size = cpu_chunk_rows(width) if jax.default_backend() == "cpu" else None
-    return map_row_blocks(solve_rows, (y, z_init, lam_rows), chunk_size)
+    return map_row_blocks(solve_rows, (y, z_init, lam_rows), resolve_chunk_size(chunk_size, width))
 
 
 def map_row_blocks(solve_rows, rows: tuple[jax.Array, ...], chunk_size: int | None):

@@ -83,9 +83,14 @@ def kkt_violation(y, dictionary, codes, lam, *, nonneg: bool = True) -> jax.Arra
     return jnp.max(_coordinate_violation(g, codes, lam, nonneg), axis=1) / lam
 
 
+def _excess(g, lam, nonneg):
+    """How far each coordinate's correlation exceeds lam: ``g - lam`` (``|g| - lam``)."""
+    return (g if nonneg else jnp.abs(g)) - lam
+
+
 def _coordinate_violation(g, codes, lam, nonneg):
     """KKT residual of every coordinate: [batch, width] float32 >= 0."""
-    at_zero = jnp.maximum((g if nonneg else jnp.abs(g)) - lam, 0.0)
+    at_zero = jnp.maximum(_excess(g, lam, nonneg), 0.0)
     return jnp.where(codes != 0, jnp.abs(g - lam * jnp.sign(codes)), at_zero)
 
 
@@ -125,7 +130,7 @@ def _solve_block(y, dictionary, lam, *, size, inner_iter, max_rounds, tol, nonne
         violation = jnp.max(_coordinate_violation(g, z_full, lam, nonneg), axis=1) / lam
         # The next set: this one's non-zero coordinates, then the coordinates
         # of largest excess (the violators first, members with z = 0 among them).
-        score = ((g if nonneg else jnp.abs(g)) - lam).at[row_index, members].max(
+        score = _excess(g, lam, nonneg).at[row_index, members].max(
             jnp.where(z_set != 0, jnp.inf, -jnp.inf))
         new_members = jax.lax.top_k(score, size)[1]
         return (jnp.take_along_axis(z_full, new_members, axis=1), new_members, rounds + 1,
@@ -180,11 +185,9 @@ def working_set_lasso(
     if not 1 <= size <= width:
         raise ValueError(f"size={size} is invalid: it must satisfy 1 <= size <= width={width}")
     lam = jnp.asarray(lam, y.dtype)
-    if chunk_size == "auto":
-        chunk_size = solvers.cpu_chunk_rows(width) if jax.default_backend() == "cpu" else None
 
     def solve_rows(rows):
         return _solve_block(rows[0], dictionary, lam, size=size, inner_iter=inner_iter,
                             max_rounds=max_rounds, tol=tol, nonneg=nonneg)
 
-    return solvers.map_row_blocks(solve_rows, (y,), chunk_size)
+    return solvers.map_row_blocks(solve_rows, (y,), solvers.resolve_chunk_size(chunk_size, width))
