@@ -4,14 +4,28 @@ Each mini-batch of ``batch_size`` new ID samples (drawn from the data
 generator, so nothing is stored) is coded by non-negative FISTA on the
 current dictionary; the codes update running sufficient statistics
 
-    A <- beta A + Z^T Z / batch_size,    B <- beta B + Y^T Z / batch_size,
+    A <- beta_t A + Z^T Z / batch_size,    B <- beta_t B + Y^T Z / batch_size.
 
-with the forgetting weight ``beta`` of scikit-learn's
-``MiniBatchDictionaryLearning``, and one pass of block-coordinate descent
-moves every atom to the minimiser of the surrogate ``tr(D^T D A)/2 -
-tr(D^T B)`` given the others, projected onto the unit ball:
+The forgetting weight of mini-batch ``t`` (1-based) is Mairal et al.'s
+``beta_t = (1 - 1/t)^rho`` (``forgetting = "mairal"``, the default): the
+statistics average over roughly the last ``t / rho`` batches, so codes
+computed with the early, poor dictionaries fade. ``forgetting = "sklearn"``
+is scikit-learn's ``MiniBatchDictionaryLearning`` weight, a plain average for
+the first ``batch_size`` batches; at n = 100 and 40,000 streamed samples it
+leaves dict_frac_close at 0.48 where ``rho = 20`` gives 0.95 (seed 0).
 
-    d_j <- d_j + (b_j - D a_j) / A_jj,    d_j <- d_j / max(||d_j||, 1).
+One pass of block-coordinate descent then moves the atoms to the minimiser
+of the surrogate ``tr(D^T D A)/2 - tr(D^T B)``, ``block_size`` atoms at a
+time given the others, each projected onto the unit ball:
+
+    D_S <- (B_S - D_~S A_~S,S) A_S,S^-1,    d_j <- d_j / max(||d_j||, 1).
+
+``block_size = 1`` is Mairal's Algorithm 2 (``d_j <- d_j + (b_j - D a_j) /
+A_jj``); larger blocks solve each block exactly (an LU solve of
+``block_size`` unknowns), which keeps the pass a few matrix products at n =
+10,000 instead of 10,000 sequential ones. Updating a block's atoms each by
+its own diagonal instead (a Jacobi step) diverges here: latent 0 is active in
+half of the samples, so its row of ``A`` is not diagonally dominant.
 
 An atom with ``A_jj < 1e-6`` (almost never used) is replaced by a sample of
 the current batch with a little noise, as scikit-learn does. Registered as
@@ -20,7 +34,8 @@ dictionary.
 
 References:
   Mairal, Bach, Ponce & Sapiro (2010), "Online learning for matrix
-  factorization and sparse coding", JMLR 11 (Algorithms 1 and 2).
+  factorization and sparse coding", JMLR 11 (Algorithms 1 and 2; Sec. 3.4,
+  scaling the past data with ``beta_t = (1 - 1/t)^rho``).
   scikit-learn's ``sklearn.decomposition.MiniBatchDictionaryLearning``
   (forgetting weight and dead-atom resampling).
 """
@@ -34,12 +49,13 @@ import jax.numpy as jnp
 
 from sparsecomp.data import sample_observations
 from sparsecomp.dictionary_learning import normalise_columns
-from sparsecomp.errors import ConfigError, require_int
+from sparsecomp.errors import ConfigError, require_int, require_positive
 from sparsecomp.learners import data_dictionary, learner_output
 from sparsecomp.methods import register_method
 from sparsecomp.solvers import fista
 
 DEAD_ATOM_USAGE = 1e-6  # A_jj below this: the atom is resampled
+FORGETTING = ("mairal", "sklearn")
 
 
 class OnlineState(NamedTuple):
@@ -60,37 +76,64 @@ def forgetting_weight(step: jax.Array, batch_size: int) -> jax.Array:
     return (theta + 1 - batch_size) / (theta + 1)
 
 
+def mairal_forgetting_weight(step: jax.Array, rho: float) -> jax.Array:
+    """Mairal et al.'s ``beta_t = (1 - 1/t)^rho`` for mini-batch ``step = t - 1`` (0-based)."""
+    t = step.astype(jnp.float32) + 1.0
+    return (1.0 - 1.0 / t) ** rho
+
+
 def block_coordinate_pass(
-    atoms: jax.Array, a: jax.Array, b: jax.Array, fallback: jax.Array
+    atoms: jax.Array, a: jax.Array, b: jax.Array, fallback: jax.Array, block_size: int = 1
 ) -> tuple[jax.Array, jax.Array]:
-    """One sweep of Mairal's dictionary update over all atoms, in order.
+    """One sweep of the dictionary update over all atoms, ``block_size`` at a time, in order.
+
+    Each block ``S`` moves to ``(B_S - D_~S A_~S,S) A_S,S^-1`` given the
+    current other atoms, then each atom is projected onto the unit ball. The
+    last block overlaps the one before it when ``block_size`` does not divide
+    the width (its shared atoms are updated twice, as a second sweep would).
 
     Args:
       atoms: [width, input_dim] float32 current atoms (rows).
       a: [width, width] float32 statistics ``A``.
       b: [input_dim, width] float32 statistics ``B``.
       fallback: [width, input_dim] float32 replacement for each dead atom.
+      block_size: atoms solved together (static, capped at the width); 1 is
+        Mairal's per-atom update.
 
     Returns:
-      ``(atoms [width, input_dim] float32 with norms <= 1, dead [] int32)``.
+      ``(atoms [width, input_dim] float32 with norms <= 1, dead [] int32)``,
+      ``dead`` counting replacements (an atom in two blocks counts twice).
     """
     a, b, fallback = jnp.asarray(a), jnp.asarray(b), jnp.asarray(fallback)
+    width = atoms.shape[0]
+    size = min(block_size, width)
+    eye = jnp.eye(size, dtype=a.dtype)
 
-    def update(j, carry):
+    def update(i, carry):
         atoms, dead = carry
-        usage = a[j, j]
-        moved = atoms[j] + (b[:, j] - a[j] @ atoms) / jnp.maximum(usage, DEAD_ATOM_USAGE)
+        start = jnp.minimum(i * size, width - size)
+        rows = jax.lax.dynamic_slice_in_dim(a, start, size, 0)  # [size, width]
+        own = jax.lax.dynamic_slice_in_dim(rows, start, size, 1)  # [size, size]
+        current = jax.lax.dynamic_slice_in_dim(atoms, start, size, 0)  # [size, input_dim]
+        targets = jax.lax.dynamic_slice_in_dim(b, start, size, 1).T  # [size, input_dim]
+        usage = jnp.diagonal(own)
         is_dead = usage < DEAD_ATOM_USAGE
-        atom = jnp.where(is_dead, fallback[j], moved)
-        atom = atom / jnp.maximum(jnp.linalg.norm(atom), 1.0)
-        return atoms.at[j].set(atom), dead + is_dead.astype(jnp.int32)
+        rhs = targets - rows @ atoms + own @ current  # B_S - D_~S A_~S,S, atoms as rows
+        live = ~is_dead[:, None] & ~is_dead[None, :]
+        moved = jnp.linalg.solve(jnp.where(live, own, eye), rhs)  # dead atoms decoupled
+        new = jnp.where(is_dead[:, None],
+                        jax.lax.dynamic_slice_in_dim(fallback, start, size, 0), moved)
+        new = new / jnp.maximum(jnp.linalg.norm(new, axis=1, keepdims=True), 1.0)
+        atoms = jax.lax.dynamic_update_slice_in_dim(atoms, new, start, 0)
+        return atoms, dead + jnp.sum(is_dead, dtype=jnp.int32)
 
-    return jax.lax.fori_loop(0, atoms.shape[0], update, (atoms, jnp.zeros((), jnp.int32)))
+    blocks = -(-width // size)
+    return jax.lax.fori_loop(0, blocks, update, (atoms, jnp.zeros((), jnp.int32)))
 
 
 def online_dictionary_learning(
     key: jax.Array, mixing: jax.Array, spec, *, lam: float, n_iter: int, batch_size: int,
-    n_batches: int,
+    n_batches: int, forgetting: str = "mairal", rho: float = 20.0, block_size: int = 1,
 ) -> OnlineState:
     """Mairal's online dictionary learning on ``n_batches`` fresh mini-batches.
 
@@ -102,6 +145,9 @@ def online_dictionary_learning(
       lam: FISTA's L1 weight for the mini-batch codes.
       n_iter: FISTA iterations per mini-batch, from zero (static).
       batch_size, n_batches: the stream (static).
+      forgetting: ``"mairal"`` (``beta_t = (1 - 1/t)^rho``) or ``"sklearn"``.
+      rho: the exponent of Mairal's weight (unused by ``"sklearn"``).
+      block_size: atoms per exact block solve of the dictionary update (static).
 
     Returns:
       The final ``OnlineState``; the initial atoms took ``width`` samples of
@@ -122,13 +168,14 @@ def online_dictionary_learning(
         k_y, k_pick, k_noise = jax.random.split(batch_key, 3)
         y = sample_observations(k_y, mixing, spec, batch_size)  # [batch, input_dim]
         codes = fista(y, state.atoms.T, lam, n_iter=n_iter)  # [batch, width]
-        beta = forgetting_weight(state.step, batch_size)
+        beta = (mairal_forgetting_weight(state.step, rho) if forgetting == "mairal"
+                else forgetting_weight(state.step, batch_size))
         a = beta * state.a + codes.T @ codes / batch_size
         b = beta * state.b + y.T @ codes / batch_size
         picks = y[jax.random.randint(k_pick, (width,), 0, batch_size)]
         fallback = picks + 0.01 * jnp.std(picks, axis=1, keepdims=True) * jax.random.normal(
             k_noise, picks.shape)
-        atoms, dead = block_coordinate_pass(state.atoms, a, b, fallback)
+        atoms, dead = block_coordinate_pass(state.atoms, a, b, fallback, block_size)
         return OnlineState(atoms, a, b, state.step + 1, state.n_resampled + dead), None
 
     state, _ = jax.lax.scan(mini_batch, state, jax.random.split(k_stream, n_batches))
@@ -137,13 +184,17 @@ def online_dictionary_learning(
 
 def _options(config, spec) -> dict:
     cfg = config.dl_online
-    for field in ("n_iter", "batch_size"):
+    for field in ("n_iter", "batch_size", "block_size"):
         require_int(f"dl_online.{field}", cfg[field], lower=1)
-    if not cfg.lam > 0:
-        raise ConfigError(f"dl_online.lam={cfg.lam} is invalid: it must be > 0")
+    require_positive("dl_online.lam", cfg.lam)
+    require_positive("dl_online.rho", cfg.rho)
+    if cfg.forgetting not in FORGETTING:
+        raise ConfigError(f"dl_online.forgetting={cfg.forgetting!r} is invalid: it must be one "
+                          f"of {FORGETTING}")
     batch_size = min(int(cfg.batch_size), spec.n_train)
     return dict(lam=float(cfg.lam), n_iter=int(cfg.n_iter), batch_size=batch_size,
-                n_batches=max(1, spec.n_train // batch_size))
+                n_batches=max(1, spec.n_train // batch_size), forgetting=cfg.forgetting,
+                rho=float(cfg.rho), block_size=int(cfg.block_size))
 
 
 @register_method("dl_online")

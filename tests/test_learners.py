@@ -88,25 +88,57 @@ def test_forgetting_weight_matches_scikit_learn_formula():
     np.testing.assert_allclose(beta, [1 / 5, 15 / 19], rtol=1e-6)
 
 
-def test_block_coordinate_passes_recover_the_dictionary_of_exact_statistics():
-    rng = np.random.default_rng(3)
-    true = rng.normal(size=(8, 5)).astype(np.float32)
+def test_mairal_forgetting_weight_is_one_minus_inverse_step_to_the_rho():
+    beta = online_dictionary.mairal_forgetting_weight(jnp.array([0, 1, 3]), 2.0)
+    np.testing.assert_allclose(beta, [0.0, 0.25, 0.5625], rtol=1e-6)  # (1 - 1/t)^2, t = 1, 2, 4
+
+
+def _exact_statistics(seed=3, width=5):
+    """A, B of noiseless samples of a unit-norm dictionary, and that dictionary [8, width]."""
+    rng = np.random.default_rng(seed)
+    true = rng.normal(size=(8, width)).astype(np.float32)
     true /= np.linalg.norm(true, axis=0)
-    z = np.abs(rng.normal(size=(200, 5))).astype(np.float32)
+    z = np.abs(rng.normal(size=(200, width))).astype(np.float32)
     y = z @ true.T
-    a, b = z.T @ z / 200, y.T @ z / 200
+    return z.T @ z / 200, y.T @ z / 200, true, rng
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 3])  # 2 and 3 leave an overlapping last block
+def test_block_coordinate_passes_recover_the_dictionary_of_exact_statistics(block_size):
+    a, b, true, rng = _exact_statistics()
     atoms = jnp.asarray(rng.normal(size=(5, 8)).astype(np.float32) * 0.1)
     for _ in range(200):
-        atoms, dead = online_dictionary.block_coordinate_pass(atoms, a, b, atoms)
+        atoms, dead = online_dictionary.block_coordinate_pass(atoms, a, b, atoms, block_size)
     assert int(dead) == 0
     np.testing.assert_allclose(atoms.T, true, atol=1e-3)
 
 
-def test_dead_atom_is_resampled_from_the_fallback():
+def test_one_block_of_every_atom_solves_the_statistics_in_one_pass():
+    # D A = B has the unique solution D = true; its unit norms need no projection.
+    a, b, true, rng = _exact_statistics(seed=4)
+    atoms = jnp.asarray(rng.normal(size=(5, 8)).astype(np.float32))
+    atoms, _ = online_dictionary.block_coordinate_pass(atoms, a, b, atoms, block_size=5)
+    np.testing.assert_allclose(atoms.T, true, atol=1e-4)
+
+
+def test_per_atom_pass_is_mairals_update():
+    # block_size 1: d_j <- d_j + (b_j - D a_j) / A_jj in order, then onto the unit ball.
+    a, b, _, rng = _exact_statistics(seed=5)
+    start = rng.normal(size=(5, 8)).astype(np.float32) * 0.3
+    expected = start.copy()
+    for j in range(5):
+        moved = expected[j] + (b[:, j] - a[j] @ expected) / a[j, j]
+        expected[j] = moved / max(np.linalg.norm(moved), 1.0)
+    atoms, _ = online_dictionary.block_coordinate_pass(jnp.asarray(start), a, b, start)
+    np.testing.assert_allclose(atoms, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("block_size", [1, 2])
+def test_dead_atom_is_resampled_from_the_fallback(block_size):
     a = jnp.diag(jnp.array([1.0, 0.0]))
     b = jnp.array([[1.0, 0.0], [0.0, 0.0]])
     fallback = jnp.array([[9.0, 9.0], [0.0, 2.0]])
-    atoms, dead = online_dictionary.block_coordinate_pass(jnp.eye(2), a, b, fallback)
+    atoms, dead = online_dictionary.block_coordinate_pass(jnp.eye(2), a, b, fallback, block_size)
     assert int(dead) == 1
     np.testing.assert_allclose(atoms, [[1.0, 0.0], [0.0, 1.0]], atol=1e-6)  # norm capped at 1
 
@@ -144,7 +176,8 @@ def test_learners_run_under_vmap_and_tag_samples(name, datasets):
     "section, field, value",
     [("dl_fista", "init", "zeros"), ("dl_fista", "fit_on", "ood"), ("itkrm", "n_iter", 0),
      ("itkrm", "duplicate_cosine", 1.5), ("dl_online", "batch_size", 0),
-     ("dl_online", "lam", 0.0)],
+     ("dl_online", "lam", 0.0), ("dl_online", "rho", -1.0), ("dl_online", "block_size", 0),
+     ("dl_online", "forgetting", "none")],
 )
 def test_bad_learner_configs_name_the_field(section, field, value):
     config = _config(**{section: {field: value}})
