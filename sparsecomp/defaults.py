@@ -156,11 +156,12 @@ def base_config() -> config_dict.ConfigDict:
     config.itkrm = config_dict.ConfigDict(
         {"n_iter": 50, "batch_size": 10000, "duplicate_cosine": 0.95}
     )
-    # dl_online: FISTA codes (n_iter from zero) of fresh mini-batches; Mairal's
+    # dl_online: FISTA codes (n_iter from zero; solver "working_set": the Lasso
+    # optimum with config.working_set) of fresh mini-batches; Mairal's
     # forgetting (1 - 1/t)^rho; block_size atoms per exact block of the update.
     config.dl_online = config_dict.ConfigDict(
         {"lam": 0.1, "n_iter": 50, "batch_size": 512, "forgetting": "mairal", "rho": 20.0,
-         "block_size": 256}
+         "block_size": 256, "solver": "fista"}
     )
     config.lista = config_dict.ConfigDict(
         {"lam": 0.1, "n_layers": 16, "learning_rate": 1e-3, "n_epochs": 200, "batch_size": 64}

@@ -28,7 +28,11 @@ its own diagonal instead (a Jacobi step) diverges here: latent 0 is active in
 half of the samples, so its row of ``A`` is not diagonally dominant.
 
 An atom with ``A_jj < 1e-6`` (almost never used) is replaced by a sample of
-the current batch with a little noise, as scikit-learn does. Registered as
+the current batch with a little noise, as scikit-learn does. ``dl_online.solver
+= "working_set"`` codes each mini-batch to the Lasso optimum
+(``sparsecomp.working_set``, options from ``config.working_set``) instead of
+``n_iter`` FISTA steps: at n = 1000 with 50,000 samples (seed 0) it found 71%
+of the rare latents 500-999 against 61% with 50 FISTA steps, at 15x the cost. Registered as
 ``dl_online``; val and OOD are coded by FISTA on the final (normalised)
 dictionary.
 
@@ -53,6 +57,7 @@ from sparsecomp.errors import ConfigError, require_int, require_positive
 from sparsecomp.learners import data_dictionary, learner_output
 from sparsecomp.methods import register_method
 from sparsecomp.solvers import fista
+from sparsecomp.working_set import SOLVERS, config_options, working_set_lasso
 
 DEAD_ATOM_USAGE = 1e-6  # A_jj below this: the atom is resampled
 FORGETTING = ("mairal", "sklearn")
@@ -134,6 +139,7 @@ def block_coordinate_pass(
 def online_dictionary_learning(
     key: jax.Array, mixing: jax.Array, spec, *, lam: float, n_iter: int, batch_size: int,
     n_batches: int, forgetting: str = "mairal", rho: float = 20.0, block_size: int = 1,
+    working_set: dict | None = None,
 ) -> OnlineState:
     """Mairal's online dictionary learning on ``n_batches`` fresh mini-batches.
 
@@ -148,6 +154,8 @@ def online_dictionary_learning(
       forgetting: ``"mairal"`` (``beta_t = (1 - 1/t)^rho``) or ``"sklearn"``.
       rho: the exponent of Mairal's weight (unused by ``"sklearn"``).
       block_size: atoms per exact block solve of the dictionary update (static).
+      working_set: ``working_set_lasso`` options: code each mini-batch to the
+        Lasso optimum with them instead of ``n_iter`` FISTA steps.
 
     Returns:
       The final ``OnlineState``; the initial atoms took ``width`` samples of
@@ -167,7 +175,10 @@ def online_dictionary_learning(
     def mini_batch(state, batch_key):
         k_y, k_pick, k_noise = jax.random.split(batch_key, 3)
         y = sample_observations(k_y, mixing, spec, batch_size)  # [batch, input_dim]
-        codes = fista(y, state.atoms.T, lam, n_iter=n_iter)  # [batch, width]
+        if working_set is None:
+            codes = fista(y, state.atoms.T, lam, n_iter=n_iter)  # [batch, width]
+        else:
+            codes = working_set_lasso(y, state.atoms.T, lam, **working_set).codes
         beta = (mairal_forgetting_weight(state.step, rho) if forgetting == "mairal"
                 else forgetting_weight(state.step, batch_size))
         a = beta * state.a + codes.T @ codes / batch_size
@@ -191,10 +202,14 @@ def _options(config, spec) -> dict:
     if cfg.forgetting not in FORGETTING:
         raise ConfigError(f"dl_online.forgetting={cfg.forgetting!r} is invalid: it must be one "
                           f"of {FORGETTING}")
+    if cfg.solver not in SOLVERS:
+        raise ConfigError(f"dl_online.solver={cfg.solver!r} is invalid: it must be one of "
+                          f"{SOLVERS}")
     batch_size = min(int(cfg.batch_size), spec.n_train)
     return dict(lam=float(cfg.lam), n_iter=int(cfg.n_iter), batch_size=batch_size,
                 n_batches=max(1, spec.n_train // batch_size), forgetting=cfg.forgetting,
-                rho=float(cfg.rho), block_size=int(cfg.block_size))
+                rho=float(cfg.rho), block_size=int(cfg.block_size),
+                working_set=config_options(config, spec) if cfg.solver == "working_set" else None)
 
 
 @register_method("dl_online")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from sparsecomp.errors import ConfigError, require_int, require_positive
+from sparsecomp.errors import ConfigError
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.solvers import fista
-from sparsecomp.working_set import working_set_lasso
+from sparsecomp.working_set import SOLVERS, config_options, working_set_lasso
 
 
 def lam_variants(config) -> tuple[str, tuple[float, ...]] | None:
@@ -52,27 +52,6 @@ def encode_val_and_ood(data, dictionary, *, lam, n_iter, z_init=None):
                  for y, start in zip((data.y_val, data.y_ood), starts, strict=True))
 
 
-SOLVERS = ("fista", "working_set")
-
-
-def _working_set_options(config, spec) -> dict:
-    """``working_set_lasso``'s keyword arguments from ``config.working_set``.
-
-    ``size`` is capped at ``num_latents``.
-
-    Raises:
-      ConfigError: naming the field and its valid range.
-    """
-    options = config.working_set
-    require_int("working_set.size", options.size, lower=1)
-    require_int("working_set.inner_iter", options.inner_iter, lower=1)
-    require_int("working_set.max_rounds", options.max_rounds, lower=1)
-    require_positive("working_set.tol", options.tol)
-    # A set cannot be wider than the problem: a sweep over n keeps one size.
-    return {"size": min(int(options.size), spec.num_latents), "inner_iter": int(options.inner_iter),
-            "max_rounds": int(options.max_rounds), "tol": float(options.tol)}
-
-
 @register_method("fista_oracle", variants=lam_variants)
 def make_fista_oracle(config, spec):
     """Reads ``config.fista`` (``lam``, ``n_iter``, ``lam_sweep``, ``solver``).
@@ -87,7 +66,7 @@ def make_fista_oracle(config, spec):
     if solver not in SOLVERS:
         raise ConfigError(f"fista.solver={solver!r} is invalid: it must be one of {SOLVERS}")
     sweep = lam_variants(config)
-    options = _working_set_options(config, spec) if solver == "working_set" else None
+    options = config_options(config, spec) if solver == "working_set" else None
 
     def encode(data, lam):
         if options is None:

@@ -48,9 +48,12 @@ import jax
 import jax.numpy as jnp
 
 from sparsecomp import solvers
+from sparsecomp.errors import require_int, require_positive
 from sparsecomp.lapack import largest_eigenvalue
 
 _HIGHEST = jax.lax.Precision.HIGHEST
+# Lasso solvers a method can be configured with (``fista.solver``, ``dl_online.solver``).
+SOLVERS = ("fista", "working_set")
 
 
 class WorkingSetResult(NamedTuple):
@@ -191,3 +194,20 @@ def working_set_lasso(
                             max_rounds=max_rounds, tol=tol, nonneg=nonneg)
 
     return solvers.map_row_blocks(solve_rows, (y,), solvers.resolve_chunk_size(chunk_size, width))
+
+
+def config_options(config, spec) -> dict:
+    """``working_set_lasso``'s keyword arguments from ``config.working_set``.
+
+    ``size`` is capped at ``num_latents``, so a sweep over n keeps one size.
+
+    Raises:
+      ConfigError: naming the field and its valid range.
+    """
+    options = config.working_set
+    require_int("working_set.size", options.size, lower=1)
+    require_int("working_set.inner_iter", options.inner_iter, lower=1)
+    require_int("working_set.max_rounds", options.max_rounds, lower=1)
+    require_positive("working_set.tol", options.tol)
+    return {"size": min(int(options.size), spec.num_latents), "inner_iter": int(options.inner_iter),
+            "max_rounds": int(options.max_rounds), "tol": float(options.tol)}

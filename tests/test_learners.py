@@ -172,12 +172,23 @@ def test_learners_run_under_vmap_and_tag_samples(name, datasets):
                                seen * SPEC.k / SPEC.num_latents, rtol=1e-6)
 
 
+def test_dl_online_codes_mini_batches_with_the_working_set_solver(datasets):
+    config = _config(dl_online={"solver": "working_set"})
+    config.working_set.update({"size": 8, "inner_iter": 50, "max_rounds": 3})
+    out = jax.jit(jax.vmap(get_method("dl_online")(config, SPEC)))(KEYS, datasets)
+    chex.assert_tree_all_finite((out.dictionary, out.codes_ood))
+    np.testing.assert_allclose(jnp.linalg.norm(out.dictionary, axis=1), 1.0, rtol=1e-5)
+    config.working_set.size = 0
+    with pytest.raises(ConfigError, match="working_set.size"):
+        get_method("dl_online")(config, SPEC)
+
+
 @pytest.mark.parametrize(
     "section, field, value",
     [("dl_fista", "init", "zeros"), ("dl_fista", "fit_on", "ood"), ("itkrm", "n_iter", 0),
      ("itkrm", "duplicate_cosine", 1.5), ("dl_online", "batch_size", 0),
      ("dl_online", "lam", 0.0), ("dl_online", "rho", -1.0), ("dl_online", "block_size", 0),
-     ("dl_online", "forgetting", "none")],
+     ("dl_online", "forgetting", "none"), ("dl_online", "solver", "lbfgs")],
 )
 def test_bad_learner_configs_name_the_field(section, field, value):
     config = _config(**{section: {field: value}})
