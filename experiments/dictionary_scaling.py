@@ -40,9 +40,9 @@ seed 0) 70 minutes, reaching 0.401 / 0.51 (it finds 99% of the ID-pool
 latents' atoms and 3% of the rarer latents 5000-9999 that the OOD samples
 use), and with ``--config.dl_online.solver=working_set`` (exact mini-batch
 codes; ``working_set.max_rounds`` 5, ``inner_iter`` 100) 0.601 / 0.69 from
-522,000 samples in 22 minutes; ``sae_topk`` at n = 1000 145, 364 and 651 s for 10,000, 20,000 and
-40,000 samples (its decoder then has 0.98 of the atoms, its codes mcc_ood
-0.652). The other n = 10,000 points, and the AuxK and BatchTopK SAEs above
+522,000 samples in 22 minutes; ``sae_topk`` at n = 1000 145, 364 and 651 s
+for 10,000, 20,000 and 40,000 samples (its decoder then has 0.98 of the
+atoms, its codes mcc_ood 0.652). The other n = 10,000 points, and the AuxK and BatchTopK SAEs above
 5000 samples, have not been run (hours).
 
 ``:smoke`` runs two tiny points in seconds.

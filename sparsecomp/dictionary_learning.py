@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, require_choice
 from sparsecomp.lapack import solve_positive_definite
 from sparsecomp.learners import (
     data_dictionary,
@@ -373,10 +373,8 @@ def _make_dl_fista(overrides: dict):
         """
         cfg = config.dl_fista
         init, fit_on = overrides.get("init", cfg.init), cfg.fit_on
-        for field, value, valid in (("init", init, DL_FISTA_INITS),
-                                    ("fit_on", fit_on, DL_FISTA_FITS)):
-            if value not in valid:
-                raise ConfigError(f"dl_fista.{field}={value!r} is invalid: choose one of {valid}")
+        require_choice("dl_fista.init", init, DL_FISTA_INITS)
+        require_choice("dl_fista.fit_on", fit_on, DL_FISTA_FITS)
         options = dl_fista_options(config, resample=overrides.get("resample", False))
         max_rounds = options["max_rounds"]
         steps = LOG_EVERY_ROUNDS * np.arange(1, max_rounds // LOG_EVERY_ROUNDS + 1)

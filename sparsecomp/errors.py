@@ -15,6 +15,12 @@ def require_int(field: str, value, *, lower: int) -> None:
         raise ConfigError(f"{field}={value!r} is invalid: it must be an integer >= {lower}")
 
 
+def require_choice(field: str, value, choices: tuple) -> None:
+    """Raises ``ConfigError`` naming ``field`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{field}={value!r} is invalid: choose one of {choices}")
+
+
 def require_positive(field: str, value) -> None:
     """Raises ``ConfigError`` naming ``field`` unless ``value`` is a number > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:

@@ -28,13 +28,13 @@ its own diagonal instead (a Jacobi step) diverges here: latent 0 is active in
 half of the samples, so its row of ``A`` is not diagonally dominant.
 
 An atom with ``A_jj < 1e-6`` (almost never used) is replaced by a sample of
-the current batch with a little noise, as scikit-learn does. ``dl_online.solver
-= "working_set"`` codes each mini-batch to the Lasso optimum
-(``sparsecomp.working_set``, options from ``config.working_set``) instead of
-``n_iter`` FISTA steps: at n = 1000 with 50,000 samples (seed 0) it found 71%
-of the rare latents 500-999 against 61% with 50 FISTA steps, at 15x the cost. Registered as
-``dl_online``; val and OOD are coded by FISTA on the final (normalised)
-dictionary.
+the current batch with a little noise, as scikit-learn does.
+``dl_online.solver = "working_set"`` codes each mini-batch to the Lasso
+optimum (``sparsecomp.working_set``, options from ``config.working_set``)
+instead of ``n_iter`` FISTA steps: at n = 1000 with 50,000 samples (seed 0)
+it found 71% of the rare latents 500-999 against 61% with 50 FISTA steps, at
+15x the cost. Registered as ``dl_online``; val and OOD are coded by FISTA on
+the final (normalised) dictionary.
 
 References:
   Mairal, Bach, Ponce & Sapiro (2010), "Online learning for matrix
@@ -53,11 +53,11 @@ import jax.numpy as jnp
 
 from sparsecomp.data import sample_observations
 from sparsecomp.dictionary_learning import normalise_columns
-from sparsecomp.errors import ConfigError, require_int, require_positive
+from sparsecomp.errors import require_choice, require_int, require_positive
 from sparsecomp.learners import data_dictionary, learner_output
 from sparsecomp.methods import register_method
 from sparsecomp.solvers import fista
-from sparsecomp.working_set import SOLVERS, config_options, working_set_lasso
+from sparsecomp.working_set import solver_options, working_set_lasso
 
 DEAD_ATOM_USAGE = 1e-6  # A_jj below this: the atom is resampled
 FORGETTING = ("mairal", "sklearn")
@@ -199,17 +199,12 @@ def _options(config, spec) -> dict:
         require_int(f"dl_online.{field}", cfg[field], lower=1)
     require_positive("dl_online.lam", cfg.lam)
     require_positive("dl_online.rho", cfg.rho)
-    if cfg.forgetting not in FORGETTING:
-        raise ConfigError(f"dl_online.forgetting={cfg.forgetting!r} is invalid: it must be one "
-                          f"of {FORGETTING}")
-    if cfg.solver not in SOLVERS:
-        raise ConfigError(f"dl_online.solver={cfg.solver!r} is invalid: it must be one of "
-                          f"{SOLVERS}")
+    require_choice("dl_online.forgetting", cfg.forgetting, FORGETTING)
     batch_size = min(int(cfg.batch_size), spec.n_train)
     return dict(lam=float(cfg.lam), n_iter=int(cfg.n_iter), batch_size=batch_size,
                 n_batches=max(1, spec.n_train // batch_size), forgetting=cfg.forgetting,
                 rho=float(cfg.rho), block_size=int(cfg.block_size),
-                working_set=config_options(config, spec) if cfg.solver == "working_set" else None)
+                working_set=solver_options("dl_online.solver", cfg.solver, config, spec))
 
 
 @register_method("dl_online")

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from sparsecomp.errors import ConfigError
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.solvers import fista
-from sparsecomp.working_set import SOLVERS, config_options, working_set_lasso
+from sparsecomp.working_set import solver_options, working_set_lasso
 
 
 def lam_variants(config) -> tuple[str, tuple[float, ...]] | None:
@@ -62,11 +62,8 @@ def make_fista_oracle(config, spec):
     OOD samples, relative to lam).
     """
     lam, n_iter = float(config.fista.lam), int(config.fista.n_iter)
-    solver = config.fista.get("solver", "fista")
-    if solver not in SOLVERS:
-        raise ConfigError(f"fista.solver={solver!r} is invalid: it must be one of {SOLVERS}")
+    options = solver_options("fista.solver", config.fista.get("solver", "fista"), config, spec)
     sweep = lam_variants(config)
-    options = config_options(config, spec) if solver == "working_set" else None
 
     def encode(data, lam):
         if options is None:

@@ -119,7 +119,7 @@ import numpy as np
 import optax
 
 from sparsecomp.data import Dataset, DataSpec
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, require_choice
 from sparsecomp.learners import sample_tags
 from sparsecomp.methods import MethodOutput, register_method
 from sparsecomp.solvers import fista
@@ -536,8 +536,7 @@ class SparseAutoencoder(nn.Module):
 
     def __post_init__(self):
         # Refuse bad sizes when the model is built, not when it is first traced.
-        if self.kind not in SAE_KINDS:
-            raise ConfigError(f"sae kind={self.kind!r} is invalid: choose one of {SAE_KINDS}")
+        require_choice("sae kind", self.kind, SAE_KINDS)
         if self.kind in K_SPARSE_KINDS and not 1 <= self.k <= self.width:
             raise ConfigError(
                 f"sae k={self.k} is invalid: it must satisfy 1 <= k <= width={self.width}"

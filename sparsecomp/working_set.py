@@ -48,7 +48,7 @@ import jax
 import jax.numpy as jnp
 
 from sparsecomp import solvers
-from sparsecomp.errors import require_int, require_positive
+from sparsecomp.errors import require_choice, require_int, require_positive
 from sparsecomp.lapack import largest_eigenvalue
 
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -196,14 +196,25 @@ def working_set_lasso(
     return solvers.map_row_blocks(solve_rows, (y,), solvers.resolve_chunk_size(chunk_size, width))
 
 
-def config_options(config, spec) -> dict:
-    """``working_set_lasso``'s keyword arguments from ``config.working_set``.
+def solver_options(field: str, solver: str, config, spec) -> dict | None:
+    """``working_set_lasso``'s keyword arguments for a method's ``solver`` setting.
 
-    ``size`` is capped at ``num_latents``, so a sweep over n keeps one size.
+    Args:
+      field: the setting's config path, e.g. ``"fista.solver"`` (for errors).
+      solver: one of ``SOLVERS``.
+      config: read for ``config.working_set``.
+      spec: the sweep point; ``size`` is capped at ``num_latents``, so a sweep
+        over n keeps one size.
+
+    Returns:
+      ``None`` for ``"fista"``, else the options from ``config.working_set``.
 
     Raises:
       ConfigError: naming the field and its valid range.
     """
+    require_choice(field, solver, SOLVERS)
+    if solver == "fista":
+        return None
     options = config.working_set
     require_int("working_set.size", options.size, lower=1)
     require_int("working_set.inner_iter", options.inner_iter, lower=1)
