@@ -158,10 +158,11 @@ def base_config() -> config_dict.ConfigDict:
     )
     # dl_online: FISTA codes (n_iter from zero; solver "working_set": the Lasso
     # optimum with config.working_set) of fresh mini-batches; Mairal's
-    # forgetting (1 - 1/t)^rho; block_size atoms per exact block of the update.
+    # forgetting (1 - 1/t)^rho; block_size atoms per exact block of the update;
+    # atoms_found logged every log_every mini-batches (0: never).
     config.dl_online = config_dict.ConfigDict(
         {"lam": 0.1, "n_iter": 50, "batch_size": 512, "forgetting": "mairal", "rho": 20.0,
-         "block_size": 256, "solver": "fista"}
+         "block_size": 256, "solver": "fista", "log_every": 100}
     )
     config.lista = config_dict.ConfigDict(
         {"lam": 0.1, "n_layers": 16, "learning_rate": 1e-3, "n_epochs": 200, "batch_size": 64}

@@ -23,8 +23,8 @@ from sparsecomp.data import DataSpec
 from sparsecomp.methods import MethodOutput
 from sparsecomp.solvers import fista
 
-# Columns of D compared with all atoms at a time in ``duplicated_atoms``: the
-# [width, block] cosine block stays at 40 MB at width 10,000.
+# Columns compared with all atoms at a time in ``duplicated_atoms`` and
+# ``atoms_found``: the [width, block] cosine block stays at 40 MB at width 10,000.
 COHERENCE_BLOCK = 1024
 
 
@@ -51,6 +51,26 @@ def data_dictionary(key: jax.Array, y: jax.Array, width: int) -> jax.Array:
     return atoms / jnp.maximum(jnp.linalg.norm(atoms, axis=0, keepdims=True), 1e-12)
 
 
+def _map_column_blocks(flag, columns: jax.Array) -> jax.Array:
+    """``flag(block, start)`` over ``COHERENCE_BLOCK`` columns at a time.
+
+    Args:
+      flag: maps ``block`` [size, input_dim] (columns as rows; zero padding
+        after the last column) and its first column index ``start`` to [size].
+      columns: [input_dim, width] float32.
+
+    Returns:
+      [width], the blocks' results in column order.
+    """
+    width = columns.shape[1]
+    block = min(COHERENCE_BLOCK, width)
+    blocks = -(-width // block)
+    padded = jnp.pad(columns, ((0, 0), (0, blocks * block - width)))
+    rows = padded.T.reshape(blocks, block, -1)
+    starts = jnp.arange(blocks) * block
+    return jax.lax.map(lambda args: flag(*args), (rows, starts)).reshape(-1)[:width]
+
+
 def duplicated_atoms(dictionary: jax.Array, threshold: float) -> jax.Array:
     """Atoms whose |cosine| with an atom of lower index exceeds ``threshold``.
 
@@ -66,19 +86,40 @@ def duplicated_atoms(dictionary: jax.Array, threshold: float) -> jax.Array:
       [width] bool.
     """
     width = dictionary.shape[1]
-    block = min(COHERENCE_BLOCK, width)
-    blocks = -(-width // block)
-    padded = jnp.pad(dictionary, ((0, 0), (0, blocks * block - width)))
-    columns = padded.T.reshape(blocks, block, -1)
-    starts = jnp.arange(blocks) * block
 
-    def flag(args):
-        atoms, start = args  # [block, input_dim], []
+    def flag(atoms, start):
         cosine = jnp.abs(dictionary.T @ atoms.T)  # [width, block]
-        earlier = jnp.arange(width)[:, None] < start + jnp.arange(block)[None, :]
+        earlier = jnp.arange(width)[:, None] < start + jnp.arange(atoms.shape[0])[None, :]
         return jnp.any(earlier & (cosine > threshold), axis=0)
 
-    return jax.lax.map(flag, (columns, starts)).reshape(-1)[:width]
+    return _map_column_blocks(flag, dictionary)
+
+
+def atoms_found(mixing: jax.Array, dictionary: jax.Array, threshold: float = 0.9) -> jax.Array:
+    """Fraction of true atoms with a learned atom at |cosine| > ``threshold``.
+
+    Each true atom's best match over all learned atoms, so two true atoms may
+    share one learned atom: an upper bound of ``dict_frac_close`` (which
+    matches one to one), cheap enough to log during training. Computed
+    ``COHERENCE_BLOCK`` true atoms at a time.
+
+    Args:
+      mixing: [input_dim, num_latents] float32 true atoms (any norms).
+      dictionary: [input_dim, width] float32 learned atoms (any norms).
+      threshold: the |cosine| a match needs.
+
+    Returns:
+      [] float32 in [0, 1].
+    """
+    def unit(d):
+        return d / jnp.maximum(jnp.linalg.norm(d, axis=0, keepdims=True), 1e-12)
+
+    learned = unit(dictionary)
+
+    def found(truth, _):
+        return jnp.max(jnp.abs(truth @ learned), axis=1) > threshold  # [block]
+
+    return jnp.mean(_map_column_blocks(found, unit(mixing)), dtype=jnp.float32)
 
 
 def replace_atoms(

@@ -54,7 +54,7 @@ import jax.numpy as jnp
 from sparsecomp.data import sample_observations
 from sparsecomp.dictionary_learning import normalise_columns
 from sparsecomp.errors import require_choice, require_int, require_positive
-from sparsecomp.learners import data_dictionary, learner_output
+from sparsecomp.learners import atoms_found, data_dictionary, learner_output
 from sparsecomp.methods import register_method
 from sparsecomp.solvers import fista
 from sparsecomp.working_set import solver_options, working_set_lasso
@@ -85,6 +85,34 @@ def mairal_forgetting_weight(step: jax.Array, rho: float) -> jax.Array:
     """Mairal et al.'s ``beta_t = (1 - 1/t)^rho`` for mini-batch ``step = t - 1`` (0-based)."""
     t = step.astype(jnp.float32) + 1.0
     return (1.0 - 1.0 / t) ** rho
+
+
+def accumulate_gram(a: jax.Array, codes: jax.Array, support_size: int | None = None) -> jax.Array:
+    """``a + Z^T Z / batch``, from the codes' supports when they are small.
+
+    With ``support_size`` each row's ``support_size`` largest |codes| are
+    scattered as outer products (``batch * support_size^2`` additions), which
+    is exact when no row has more non-zeros, as for working-set codes; the
+    dense ``width^2 * batch`` product costs 0.6 s per 1024 codes at width
+    10,000 on the 2-core CPU, the scatter 0.05 s.
+
+    Args:
+      a: [width, width] float32.
+      codes: [batch, width] float32.
+      support_size: non-zeros per row at most (static), or ``None``: dense.
+
+    Returns:
+      [width, width] float32.
+    """
+    batch = codes.shape[0]
+    if support_size is None:
+        return a + codes.T @ codes / batch
+    _, index = jax.lax.top_k(jnp.abs(codes), support_size)  # [batch, size]
+    values = jnp.take_along_axis(codes, index, axis=1)
+    shape = (batch, support_size, support_size)
+    rows = jnp.broadcast_to(index[:, :, None], shape).reshape(-1)
+    cols = jnp.broadcast_to(index[:, None, :], shape).reshape(-1)
+    return a.at[rows, cols].add((values[:, :, None] * values[:, None, :]).reshape(-1) / batch)
 
 
 def block_coordinate_pass(
@@ -136,17 +164,25 @@ def block_coordinate_pass(
     return jax.lax.fori_loop(0, blocks, update, (atoms, jnp.zeros((), jnp.int32)))
 
 
+class OnlineCurve(NamedTuple):
+    """Progress of the stream, logged every ``log_every`` mini-batches."""
+
+    samples: jax.Array  # [n_log] int32, samples drawn so far (initial atoms included)
+    atoms_found: jax.Array  # [n_log] float32, ``learners.atoms_found`` of the atoms then
+
+
 def online_dictionary_learning(
     key: jax.Array, mixing: jax.Array, spec, *, lam: float, n_iter: int, batch_size: int,
     n_batches: int, forgetting: str = "mairal", rho: float = 20.0, block_size: int = 1,
-    working_set: dict | None = None,
-) -> OnlineState:
+    working_set: dict | None = None, log_every: int = 0,
+) -> tuple[OnlineState, OnlineCurve]:
     """Mairal's online dictionary learning on ``n_batches`` fresh mini-batches.
 
     Args:
       key: PRNG key of the stream, the initial atoms and the resampling.
-      mixing: [input_dim, num_latents] float32, used only to draw samples
-        (``sparsecomp.data.sample_observations``).
+      mixing: [input_dim, num_latents] float32, used to draw samples
+        (``sparsecomp.data.sample_observations``) and, for the curve only,
+        to count the true atoms found.
       spec: the sweep point (sizes, noise); width = ``spec.num_latents``.
       lam: FISTA's L1 weight for the mini-batch codes.
       n_iter: FISTA iterations per mini-batch, from zero (static).
@@ -155,11 +191,15 @@ def online_dictionary_learning(
       rho: the exponent of Mairal's weight (unused by ``"sklearn"``).
       block_size: atoms per exact block solve of the dictionary update (static).
       working_set: ``working_set_lasso`` options: code each mini-batch to the
-        Lasso optimum with them instead of ``n_iter`` FISTA steps.
+        Lasso optimum with them instead of ``n_iter`` FISTA steps (and
+        accumulate ``A`` from the codes' supports, ``accumulate_gram``).
+      log_every: mini-batches between curve points (static), each also printed
+        as it is reached; 0 logs none.
 
     Returns:
-      The final ``OnlineState``; the initial atoms took ``width`` samples of
-      their own (``data_dictionary``).
+      The final ``OnlineState`` and the ``OnlineCurve`` after every
+      ``log_every`` mini-batches (``n_batches // log_every`` points); the
+      initial atoms took ``width`` samples of their own (``data_dictionary``).
     """
     width, input_dim = spec.num_latents, spec.input_dim
     k_draw, k_pick, k_stream = jax.random.split(key, 3)
@@ -171,6 +211,7 @@ def online_dictionary_learning(
         step=jnp.zeros((), jnp.int32),
         n_resampled=jnp.zeros((), jnp.int32),
     )
+    support_size = None if working_set is None else working_set["size"]
 
     def mini_batch(state, batch_key):
         k_y, k_pick, k_noise = jax.random.split(batch_key, 3)
@@ -181,7 +222,7 @@ def online_dictionary_learning(
             codes = working_set_lasso(y, state.atoms.T, lam, **working_set).codes
         beta = (mairal_forgetting_weight(state.step, rho) if forgetting == "mairal"
                 else forgetting_weight(state.step, batch_size))
-        a = beta * state.a + codes.T @ codes / batch_size
+        a = accumulate_gram(beta * state.a, codes, support_size)
         b = beta * state.b + y.T @ codes / batch_size
         picks = y[jax.random.randint(k_pick, (width,), 0, batch_size)]
         fallback = picks + 0.01 * jnp.std(picks, axis=1, keepdims=True) * jax.random.normal(
@@ -189,21 +230,32 @@ def online_dictionary_learning(
         atoms, dead = block_coordinate_pass(state.atoms, a, b, fallback, block_size)
         return OnlineState(atoms, a, b, state.step + 1, state.n_resampled + dead), None
 
-    state, _ = jax.lax.scan(mini_batch, state, jax.random.split(k_stream, n_batches))
-    return state
+    def logged_stretch(state, keys):  # keys: [log_every] batch keys
+        state, _ = jax.lax.scan(mini_batch, state, keys)
+        samples, found = width + state.step * batch_size, atoms_found(mixing, state.atoms.T)
+        jax.debug.print("dl_online: {} samples drawn, atoms found {:.3f}", samples, found)
+        return state, (samples, found)
+
+    keys = jax.random.split(k_stream, n_batches)
+    n_log = n_batches // log_every if log_every else 0
+    stretches = keys[:n_log * log_every].reshape(n_log, log_every, *keys.shape[1:])
+    state, (samples, found) = jax.lax.scan(logged_stretch, state, stretches)
+    state, _ = jax.lax.scan(mini_batch, state, keys[n_log * log_every:])
+    return state, OnlineCurve(samples, found)
 
 
 def _options(config, spec) -> dict:
     cfg = config.dl_online
     for field in ("n_iter", "batch_size", "block_size"):
         require_int(f"dl_online.{field}", cfg[field], lower=1)
+    require_int("dl_online.log_every", cfg.log_every, lower=0)
     require_positive("dl_online.lam", cfg.lam)
     require_positive("dl_online.rho", cfg.rho)
     require_choice("dl_online.forgetting", cfg.forgetting, FORGETTING)
     batch_size = min(int(cfg.batch_size), spec.n_train)
     return dict(lam=float(cfg.lam), n_iter=int(cfg.n_iter), batch_size=batch_size,
                 n_batches=max(1, spec.n_train // batch_size), forgetting=cfg.forgetting,
-                rho=float(cfg.rho), block_size=int(cfg.block_size),
+                rho=float(cfg.rho), block_size=int(cfg.block_size), log_every=int(cfg.log_every),
                 working_set=solver_options("dl_online.solver", cfg.solver, config, spec))
 
 
@@ -216,16 +268,18 @@ def make_dl_online(config, spec):
     holds: ``n_train // batch_size`` mini-batches, each new. Rows carry
     ``n_resampled`` (dead atoms replaced), ``samples_seen`` (all it drew,
     including the ``width`` samples of the initial atoms) and
-    ``samples_per_atom``.
+    ``samples_per_atom``; its curve (every ``dl_online.log_every``
+    mini-batches, step = samples drawn) holds ``atoms_found``.
     """
     options = _options(config, spec)
 
     def run(key, data):
-        state = online_dictionary_learning(key, data.mixing, spec, **options)
+        state, curve = online_dictionary_learning(key, data.mixing, spec, **options)
         d = normalise_columns(state.atoms.T, state.atoms.T)
         drawn = spec.num_latents + options["n_batches"] * options["batch_size"]
         return learner_output(d, data, spec, lam=float(config.fista.lam),
                               n_iter=int(config.fista.n_iter), samples_seen=drawn,
-                              scalars={"n_resampled": state.n_resampled})
+                              scalars={"n_resampled": state.n_resampled},
+                              curves={"step": curve.samples, "atoms_found": curve.atoms_found})
 
     return run

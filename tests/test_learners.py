@@ -48,6 +48,18 @@ def test_duplicated_atoms_flags_the_later_copy_across_blocks(monkeypatch):
     np.testing.assert_array_equal(flags, [False, False, True, False, True])
 
 
+def test_atoms_found_counts_true_atoms_with_a_close_learned_atom(monkeypatch):
+    monkeypatch.setattr(learners, "COHERENCE_BLOCK", 2)  # true atoms in two blocks
+    e = np.eye(3, dtype=np.float32)
+    truth = np.stack([e[0], e[1], e[2]], axis=1)
+    # Learned: -2 e0 (|cos| 1, any norm), e1 + e2 (cos 0.71 with both): one of three found.
+    learned = np.stack([-2 * e[0], e[1] + e[2]], axis=1)
+    found = learners.atoms_found(jnp.asarray(truth), jnp.asarray(learned), 0.9)
+    np.testing.assert_allclose(found, 1 / 3, rtol=1e-6)
+    np.testing.assert_allclose(learners.atoms_found(jnp.asarray(truth), jnp.asarray(learned), 0.7),
+                               1.0)  # 0.71 > 0.7: e1 and e2 both matched by one atom
+
+
 def test_replace_atoms_takes_the_worst_residuals_in_order():
     d = jnp.eye(3)
     residuals = jnp.array([[0.0, 0.0, 1.0], [0.0, 3.0, 4.0], [2.0, 0.0, 0.0]])
@@ -183,12 +195,38 @@ def test_dl_online_codes_mini_batches_with_the_working_set_solver(datasets):
         get_method("dl_online")(config, SPEC)
 
 
+@pytest.mark.parametrize("support_size", [None, 3])
+def test_accumulate_gram_adds_the_codes_gram_from_dense_or_supports(support_size):
+    codes = np.zeros((4, 6), np.float32)
+    codes[0, [0, 2, 5]] = [1.0, 2.0, -0.5]
+    codes[1, [1]] = [3.0]
+    codes[3, [2, 3, 4]] = [0.25, 1.5, 2.0]  # row 2 empty: no support at all
+    a = jnp.asarray(np.arange(36, dtype=np.float32).reshape(6, 6))
+    got = online_dictionary.accumulate_gram(a, jnp.asarray(codes), support_size)
+    np.testing.assert_allclose(got, np.asarray(a) + codes.T @ codes / 4, rtol=1e-6)
+
+
+def test_dl_online_logs_atoms_found_every_log_every_mini_batches(datasets):
+    config = _config(dl_online={"log_every": 2, "batch_size": 50})
+    out = jax.jit(jax.vmap(get_method("dl_online")(config, SPEC)))(KEYS, datasets)
+    n_batches = SPEC.n_train // 50
+    assert n_batches % 2 == 0  # so the last point is the final dictionary
+    expected = SPEC.num_latents + 50 * 2 * np.arange(1, n_batches // 2 + 1)
+    np.testing.assert_array_equal(out.curves["step"][0], expected)
+    found = np.asarray(out.curves["atoms_found"])
+    chex.assert_shape(found, (2, n_batches // 2))
+    assert np.all((found >= 0) & (found <= 1))
+    final = learners.atoms_found(datasets.mixing[0], out.dictionary[0])
+    assert found[0, -1] == pytest.approx(float(final), abs=1e-6)
+
+
 @pytest.mark.parametrize(
     "section, field, value",
     [("dl_fista", "init", "zeros"), ("dl_fista", "fit_on", "ood"), ("itkrm", "n_iter", 0),
      ("itkrm", "duplicate_cosine", 1.5), ("dl_online", "batch_size", 0),
      ("dl_online", "lam", 0.0), ("dl_online", "rho", -1.0), ("dl_online", "block_size", 0),
-     ("dl_online", "forgetting", "none"), ("dl_online", "solver", "lbfgs")],
+     ("dl_online", "forgetting", "none"), ("dl_online", "solver", "lbfgs"),
+     ("dl_online", "log_every", -1)],
 )
 def test_bad_learner_configs_name_the_field(section, field, value):
     config = _config(**{section: {field: value}})

@@ -12,7 +12,7 @@ import sparsecomp
 from sparsecomp.defaults import base_config
 from sparsecomp.errors import ConfigError
 from sparsecomp.solvers import fista
-from sparsecomp.working_set import kkt_violation, working_set_lasso
+from sparsecomp.working_set import eigenvalue_bound, kkt_violation, working_set_lasso
 
 
 def _problem(seed=0, batch=40, input_dim=30, width=400, k=4):
@@ -43,6 +43,22 @@ def test_kkt_violation_hand_worked():
     np.testing.assert_allclose(
         kkt_violation(jnp.array([[1.0, 0.3]]), d, jnp.array([[0.9, 0.0]]), 0.1), [2.0],
         rtol=1e-5)
+
+
+@pytest.mark.parametrize("size", [1, 5, 64])
+def test_eigenvalue_bound_is_above_the_largest_eigenvalue_by_at_most_its_factor(size):
+    atoms = jax.random.normal(jax.random.key(size), (8, size, 139))
+    grams = jnp.einsum("bsm,btm->bst", atoms, atoms)
+    bound = np.asarray(jax.jit(jax.vmap(eigenvalue_bound))(grams), np.float64)
+    largest = np.linalg.eigvalsh(np.asarray(grams, np.float64))[:, -1]
+    assert np.all(bound >= largest * (1 - 1e-5))  # float32 rounding only
+    assert np.all(bound <= largest * size ** (1 / 32) * (1 + 1e-5))
+
+
+def test_eigenvalue_bound_is_exact_for_rank_one_and_zero_for_zero():
+    v = jnp.array([1.0, 2.0, 2.0])
+    np.testing.assert_allclose(eigenvalue_bound(jnp.outer(v, v)), 9.0, rtol=1e-5)
+    assert float(eigenvalue_bound(jnp.zeros((3, 3)))) == 0.0
 
 
 @pytest.mark.parametrize("nonneg", [True, False])
