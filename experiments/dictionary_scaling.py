@@ -51,8 +51,8 @@ atoms, its codes mcc_ood 0.652). The other n = 10,000 points, and the AuxK and B
 from sparsecomp.defaults import base_config, shrink_for_smoke
 
 # Cheapest first, so that an interrupted run has the most rows.
-LEARNERS = ("itkrm", "itkrm_stream", "dl_online", "dl_fista_data", "dl_fista_resample",
-            "dl_fista")
+LEARNERS = ("itkrm", "itkrm_stream", "dl_online", "dl_online_ws", "dl_fista_data",
+            "dl_fista_resample", "dl_fista")
 SAES = ("sae_topk", "sae_topk_auxk", "sae_batchtopk")
 N_SAMPLES = (1000, 2000, 5000, 10000, 20000, 40000, 100000, 200000, 1000000)
 
@@ -62,7 +62,7 @@ def get_config(arg: str | None = None):
     config.data.update({"k": 10, "n_eval": 2500})
     config.sweep.num_latents = (100, 1000, 10000)
     config.sweep.n_samples = N_SAMPLES
-    config.methods = ("fista_oracle",) + LEARNERS[:3] + SAES + LEARNERS[3:]
+    config.methods = ("fista_oracle",) + LEARNERS[:4] + SAES + LEARNERS[4:]
     # Warm-started codes need few iterations per round: 20 iterations x 100
     # rounds (the paper: 100 x up to 1000) for every DL-FISTA variant, so the
     # three differ only in initialisation and resampling. At n = 1000 and
@@ -70,6 +70,9 @@ def get_config(arg: str | None = None):
     config.dl_fista.update({"fit_on": "train", "n_iter": 20, "max_rounds": 100})
     config.itkrm.batch_size = 1000  # itkrm_stream: n_train / 1000 iterations
     config.dl_online.batch_size = 256
+    # dl_online_ws's mini-batch codes: a few working-set rounds (the oracle here
+    # uses FISTA, so config.working_set is dl_online_ws's alone).
+    config.working_set.update({"max_rounds": 5, "inner_iter": 100})
     config.concurrent_methods = 1  # the large points need the memory
     batch = {"num_latents": 1000, "n_samples": 40000}
     config.limits = {

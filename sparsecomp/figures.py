@@ -40,10 +40,10 @@ BASE_METHODS = (
     "fista_oracle", "dl_fista", "softplus_adam", "lista", "linear_probe",
     "sae_relu", "sae_topk", "sae_jumprelu", "sae_MP",
     "dl_fista_data", "dl_fista_resample", "dl_online", "itkrm", "sae_topk_auxk",
-    "sae_batchtopk",
+    "sae_batchtopk", "dl_online_ws",
 )
 # Colours of base methods past tab10's ten, dark so as not to be read as tab10 shades.
-_EXTRA_COLORS = ("#000000", "#393b79", "#8c6d31", "#7b4173", "#637939")
+_EXTRA_COLORS = ("#000000", "#393b79", "#8c6d31", "#7b4173", "#637939", "#843c39")
 SAE_TYPES = ("relu", "topk", "jumprelu", "MP")
 # Derived-method prefixes, in legend order within one SAE type; a name is
 # ``<prefix><type>`` or ``<prefix>sae_<type>``. Longer prefixes that share a

@@ -14,7 +14,8 @@ from sparsecomp.methods import get_method
 
 SPEC = make_spec(num_latents=20, k=3, n_samples=600)
 KEYS = jax.random.split(jax.random.key(0), 2)
-LEARNERS = ("dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_stream", "dl_online")
+LEARNERS = ("dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_stream", "dl_online",
+            "dl_online_ws")
 
 
 @pytest.fixture(scope="module")
