@@ -126,12 +126,34 @@ def test_block_coordinate_passes_recover_the_dictionary_of_exact_statistics(bloc
     np.testing.assert_allclose(atoms.T, true, atol=1e-3)
 
 
-def test_one_block_of_every_atom_solves_the_statistics_in_one_pass():
-    # D A = B has the unique solution D = true; its unit norms need no projection.
+def test_one_block_of_every_atom_is_the_damped_solve_of_the_statistics():
+    # D A = B has the unique solution D = true; one damped pass is
+    # D = (B + e D0 L)(A + e L)^-1 with L = diag(A), within ~e of true.
     a, b, true, rng = _exact_statistics(seed=4)
-    atoms = jnp.asarray(rng.normal(size=(5, 8)).astype(np.float32))
-    atoms, _ = online_dictionary.block_coordinate_pass(atoms, a, b, atoms, block_size=5)
-    np.testing.assert_allclose(atoms.T, true, atol=1e-4)
+    start = rng.normal(size=(5, 8)).astype(np.float32) * 0.2
+    atoms, _ = online_dictionary.block_coordinate_pass(jnp.asarray(start), a, b, start, 5)
+    e, lam = online_dictionary.BLOCK_DAMPING, np.diag(np.diag(a).astype(np.float64))
+    expected = np.linalg.solve(a + e * lam, b.T + e * lam @ start)  # rows = atoms
+    expected /= np.maximum(np.linalg.norm(expected, axis=1, keepdims=True), 1.0)
+    np.testing.assert_allclose(atoms, expected, atol=1e-5)
+    np.testing.assert_allclose(atoms.T, true, atol=1e-2)
+
+
+def test_a_rank_deficient_block_gets_finite_atoms_that_explain_its_sample():
+    # One sample y = (1, 0.5) used atoms 0 and 1 with codes (2, 3): A = [[4, 6],
+    # [6, 9]] is singular (the undamped solve gave NaN). The damped step is
+    # finite, is its closed form, and fits the sample: 2 d0 + 3 d1 = y.
+    a = np.array([[4.0, 6.0], [6.0, 9.0]], np.float32)
+    b = np.outer([1.0, 0.5], [2.0, 3.0]).astype(np.float32)
+    start = np.array([[0.1, 0.0], [0.0, 0.1]], np.float32)
+    atoms, dead = online_dictionary.block_coordinate_pass(jnp.asarray(start), a, b, start, 2)
+    assert int(dead) == 0
+    chex.assert_tree_all_finite(atoms)
+    a64, lam = a.astype(np.float64), np.diag(np.diag(a).astype(np.float64))
+    e = online_dictionary.BLOCK_DAMPING
+    expected = np.linalg.solve(a64 + e * lam, b.T + e * lam @ start)
+    np.testing.assert_allclose(atoms, expected, atol=1e-4)  # float32 at condition ~2000
+    np.testing.assert_allclose(2 * atoms[0] + 3 * atoms[1], [1.0, 0.5], atol=1e-3)
 
 
 def test_per_atom_pass_is_mairals_update():
