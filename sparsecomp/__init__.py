@@ -28,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from sparsecomp import (  # noqa: F401  (importing registers the methods)
     dictionary_learning,
     itkrm,
+    learned_lasso,
     lista,
     online_dictionary,
     oracle,

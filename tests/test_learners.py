@@ -243,6 +243,20 @@ def test_dl_online_logs_atoms_found_every_log_every_mini_batches(datasets):
     assert found[0, -1] == pytest.approx(float(final), abs=1e-6)
 
 
+def test_lasso_on_a_learned_dictionary_codes_held_out_samples_at_the_optimum(datasets):
+    from sparsecomp.working_set import working_set_lasso
+
+    config = _config()
+    learned = jax.jit(jax.vmap(get_method("itkrm")(config, SPEC)))(KEYS, datasets)
+    run = get_method("lasso+itkrm")(config, SPEC)
+    out = jax.jit(jax.vmap(run))(KEYS, datasets, {"itkrm": learned.params})
+    np.testing.assert_array_equal(out.dictionary, learned.dictionary)
+    assert float(jnp.max(out.scalars["kkt_violation"])) <= config.working_set.tol
+    direct = working_set_lasso(datasets.y_ood[1], learned.dictionary[1], config.fista.lam,
+                               size=min(config.working_set.size, SPEC.num_latents))
+    np.testing.assert_allclose(out.codes_ood[1], direct.codes, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "section, field, value",
     [("dl_fista", "init", "zeros"), ("dl_fista", "fit_on", "ood"), ("itkrm", "n_iter", 0),
