@@ -6,7 +6,8 @@ are far from converged (``||D||^2 ~ 90``), so a learned dictionary can be
 right while its codes are not. ``lasso+<learner>`` restores the learner's
 dictionary from its checkpoint (no retraining) and codes val and OOD with
 ``sparsecomp.working_set`` (``config.working_set``, ``config.fista.lam``), as
-``fista_oracle`` does with ``fista.solver = "working_set"``. Rows carry the
+``fista_oracle`` does with ``fista.solver = "working_set"``
+(``oracle.working_set_val_and_ood``). Rows carry the
 learner's dictionary metrics, ``solver_rounds`` and ``kkt_violation``
 (largest over val and OOD, relative to lam).
 """
@@ -16,7 +17,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from sparsecomp.methods import MethodOutput, register_method
-from sparsecomp.working_set import solver_options, working_set_lasso
+from sparsecomp.oracle import working_set_val_and_ood
+from sparsecomp.working_set import config_options
 
 # Learners whose ``params["dictionary"]`` is the learned [input_dim, width] dictionary.
 LEARNERS = ("dl_fista", "dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_stream",
@@ -25,18 +27,15 @@ LEARNERS = ("dl_fista", "dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_st
 
 def _make(learner: str):
     def make(config, spec):
-        options = solver_options("working_set", "working_set", config, spec)
+        options = config_options(config, spec)
         lam = float(config.fista.lam)
 
         def run(key, data, inputs):
             del key  # deterministic given the dictionary and the data
             dictionary = jnp.asarray(inputs[learner]["dictionary"])
-            val, ood = (working_set_lasso(y, dictionary, lam, **options)
-                        for y in (data.y_val, data.y_ood))
-            scalars = {"solver_rounds": jnp.maximum(val.rounds.max(), ood.rounds.max()),
-                       "kkt_violation": jnp.maximum(val.kkt_violation.max(),
-                                                    ood.kkt_violation.max())}
-            return MethodOutput(codes_val=val.codes, codes_ood=ood.codes, dictionary=dictionary,
+            (codes_val, codes_ood), scalars = working_set_val_and_ood(
+                data, dictionary, lam=lam, options=options)
+            return MethodOutput(codes_val=codes_val, codes_ood=codes_ood, dictionary=dictionary,
                                 scalars=scalars)
 
         return run

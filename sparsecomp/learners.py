@@ -28,6 +28,11 @@ from sparsecomp.solvers import fista
 COHERENCE_BLOCK = 1024
 
 
+def unit_columns(d: jax.Array) -> jax.Array:
+    """Columns of [input_dim, width] ``d`` scaled to unit norm (zero columns stay zero)."""
+    return d / jnp.maximum(jnp.linalg.norm(d, axis=0, keepdims=True), 1e-12)
+
+
 def data_dictionary(key: jax.Array, y: jax.Array, width: int) -> jax.Array:
     """Atoms drawn from the samples themselves, normalised.
 
@@ -47,8 +52,7 @@ def data_dictionary(key: jax.Array, y: jax.Array, width: int) -> jax.Array:
     atoms = y[jax.random.choice(k_pick, batch, (width,), replace=width > batch)]
     if width > batch:
         atoms = atoms + 0.01 * jax.random.normal(k_noise, atoms.shape, atoms.dtype)
-    atoms = atoms.T
-    return atoms / jnp.maximum(jnp.linalg.norm(atoms, axis=0, keepdims=True), 1e-12)
+    return unit_columns(atoms.T)
 
 
 def _map_column_blocks(flag, columns: jax.Array) -> jax.Array:
@@ -111,15 +115,12 @@ def atoms_found(mixing: jax.Array, dictionary: jax.Array, threshold: float = 0.9
     Returns:
       [] float32 in [0, 1].
     """
-    def unit(d):
-        return d / jnp.maximum(jnp.linalg.norm(d, axis=0, keepdims=True), 1e-12)
-
-    learned = unit(dictionary)
+    learned = unit_columns(dictionary)
 
     def found(truth, _):
         return jnp.max(jnp.abs(truth @ learned), axis=1) > threshold  # [block]
 
-    return jnp.mean(_map_column_blocks(found, unit(mixing)), dtype=jnp.float32)
+    return jnp.mean(_map_column_blocks(found, unit_columns(mixing)), dtype=jnp.float32)
 
 
 def replace_atoms(

@@ -170,7 +170,7 @@ def block_coordinate_pass(
         rhs = targets - rows @ atoms + own @ current + damping * usage[:, None] * current
         # (A_SS + damping diag(A_SS)) X = rhs, solved Jacobi-scaled: with
         # s = diag(A_SS)^-1/2, X = s (s A_SS s + damping I)^-1 s rhs.
-        scale = jnp.where(is_dead, 1.0, jax.lax.rsqrt(jnp.where(is_dead, 1.0, usage)))
+        scale = jax.lax.rsqrt(jnp.where(is_dead, 1.0, usage))  # 1 for dead atoms
         live = ~is_dead[:, None] & ~is_dead[None, :]
         scaled = jnp.where(live, own * scale[:, None] * scale[None, :], eye)  # dead decoupled
         moved = scale[:, None] * jnp.linalg.solve(scaled + damping * eye, scale[:, None] * rhs)

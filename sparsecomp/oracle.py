@@ -52,6 +52,27 @@ def encode_val_and_ood(data, dictionary, *, lam, n_iter, z_init=None):
                  for y, start in zip((data.y_val, data.y_ood), starts, strict=True))
 
 
+def working_set_val_and_ood(data, dictionary, *, lam, options: dict):
+    """Val and OOD codes at the Lasso optimum by ``working_set_lasso``.
+
+    Args:
+      data: one seed's dataset.
+      dictionary: [input_dim, width] float32.
+      lam: the L1 weight (may be traced).
+      options: ``working_set_lasso``'s keyword arguments (``working_set.config_options``).
+
+    Returns:
+      ``((codes_val, codes_ood), scalars)``: [n_val, width] and [n_ood, width]
+      float32 codes; ``solver_rounds`` and ``kkt_violation`` (relative to
+      lam), each the largest over val and OOD.
+    """
+    val, ood = (working_set_lasso(y, dictionary, lam, **options)
+                for y in (data.y_val, data.y_ood))
+    scalars = {"solver_rounds": jnp.maximum(val.rounds.max(), ood.rounds.max()),
+               "kkt_violation": jnp.maximum(val.kkt_violation.max(), ood.kkt_violation.max())}
+    return (val.codes, ood.codes), scalars
+
+
 @register_method("fista_oracle", variants=lam_variants)
 def make_fista_oracle(config, spec):
     """Reads ``config.fista`` (``lam``, ``n_iter``, ``lam_sweep``, ``solver``).
@@ -68,12 +89,7 @@ def make_fista_oracle(config, spec):
     def encode(data, lam):
         if options is None:
             return encode_val_and_ood(data, data.mixing, lam=lam, n_iter=n_iter), None
-        val, ood = (working_set_lasso(y, data.mixing, lam, **options)
-                    for y in (data.y_val, data.y_ood))
-        scalars = {"solver_rounds": jnp.maximum(val.rounds.max(), ood.rounds.max()),
-                   "kkt_violation": jnp.maximum(val.kkt_violation.max(),
-                                                ood.kkt_violation.max())}
-        return (val.codes, ood.codes), scalars
+        return working_set_val_and_ood(data, data.mixing, lam=lam, options=options)
 
     def run(key, data):
         del key  # deterministic given the data

@@ -115,6 +115,7 @@ def eigenvalue_bound(gram: jax.Array, squarings: int = 5) -> jax.Array:
       [] float32 >= lambda_max (0 for a zero matrix).
     """
     tiny = jnp.finfo(gram.dtype).tiny
+    total = jnp.trace(gram)
 
     def square(carry, _):
         m, log_scale = carry  # G^(2^i) = exp(log_scale) * m, tr(m) = 1
@@ -122,9 +123,9 @@ def eigenvalue_bound(gram: jax.Array, squarings: int = 5) -> jax.Array:
         trace = jnp.maximum(jnp.trace(m), tiny)
         return (m / trace, 2.0 * log_scale + jnp.log(trace)), None
 
-    trace = jnp.maximum(jnp.trace(gram), tiny)
+    trace = jnp.maximum(total, tiny)
     (_, log_scale), _ = jax.lax.scan(square, (gram / trace, jnp.log(trace)), None, squarings)
-    return jnp.where(jnp.trace(gram) > 0, jnp.exp(log_scale / 2**squarings), 0.0)
+    return jnp.where(total > 0, jnp.exp(log_scale / 2**squarings), 0.0)
 
 
 def _restricted_lasso(y_row, atoms, z_row, lam, inner_iter, nonneg):
@@ -233,19 +234,26 @@ def solver_options(field: str, solver: str, config, spec) -> dict | None:
     Args:
       field: the setting's config path, e.g. ``"fista.solver"`` (for errors).
       solver: one of ``SOLVERS``.
-      config: read for ``config.working_set``.
-      spec: the sweep point; ``size`` is capped at ``num_latents``, so a sweep
-        over n keeps one size.
+      config, spec: for ``config_options``.
 
     Returns:
-      ``None`` for ``"fista"``, else the options from ``config.working_set``.
+      ``None`` for ``"fista"``, else ``config_options(config, spec)``.
 
     Raises:
       ConfigError: naming the field and its valid range.
     """
     require_choice(field, solver, SOLVERS)
-    if solver == "fista":
-        return None
+    return None if solver == "fista" else config_options(config, spec)
+
+
+def config_options(config, spec) -> dict:
+    """``working_set_lasso``'s keyword arguments from ``config.working_set``.
+
+    ``size`` is capped at ``num_latents``, so a sweep over n keeps one size.
+
+    Raises:
+      ConfigError: naming the field and its valid range.
+    """
     options = config.working_set
     require_int("working_set.size", options.size, lower=1)
     require_int("working_set.inner_iter", options.inner_iter, lower=1)
