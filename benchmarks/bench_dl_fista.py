@@ -32,8 +32,8 @@ import jax
 import numpy as np
 
 import sparsecomp
-from sparsecomp.defaults import base_config
 from sparsecomp.metrics import dictionary_match, latent_mcc
+from sparsecomp.run.defaults import base_config
 
 REFERENCE_SECONDS, REFERENCE_ROUNDS = 21.3, 182
 

@@ -20,8 +20,8 @@ import time
 import jax
 import jax.numpy as jnp
 
+from sparsecomp.coding.fista import fista, use_gram_form
 from sparsecomp.data import default_input_dim, make_mixing
-from sparsecomp.solvers import fista, use_gram_form
 
 
 def flops_per_run(batch: int, input_dim: int, width: int, n_iter: int) -> float:

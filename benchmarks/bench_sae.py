@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 import jax
 
 from sparsecomp.data import make_dataset, make_spec
-from sparsecomp.defaults import base_config
-from sparsecomp.methods import get_method
+from sparsecomp.methods.registry import get_method
+from sparsecomp.run.defaults import base_config
 
 METHODS = ("sae_relu", "sae_topk", "sae_jumprelu", "sae_MP")
 SEEDS = 3

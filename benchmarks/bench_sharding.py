@@ -27,9 +27,9 @@ WORKER = """
 import statistics, sys, time
 import jax, numpy as np
 from sparsecomp.data import make_datasets, make_spec
-from sparsecomp.defaults import base_config
-from sparsecomp.methods import get_method
-from sparsecomp.sharding import SeedSharding
+from sparsecomp.run.defaults import base_config
+from sparsecomp.methods.registry import get_method
+from sparsecomp.run.sharding import SeedSharding
 
 seeds, repeats = int(sys.argv[1]), int(sys.argv[2])
 config = base_config()

@@ -24,9 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sparsecomp.coding.fista import fista
+from sparsecomp.coding.working_set import kkt_violation, working_set_lasso
 from sparsecomp.data import make_datasets, make_spec
-from sparsecomp.solvers import fista
-from sparsecomp.working_set import kkt_violation, working_set_lasso
 
 LAM = 0.1
 

@@ -21,7 +21,7 @@ Expected runtime on the 2-core CPU at n in (100, 1000): about 5 minutes.
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import per_sae_experiment
+from sparsecomp.run.defaults import per_sae_experiment
 
 PATTERNS = ("sae_{}", "frozen_{}", "renormed_{}", "oracle_norms_{}")
 

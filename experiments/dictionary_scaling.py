@@ -48,7 +48,7 @@ n = 1000, have not been run (hours).
 ``:smoke`` runs two tiny points in seconds.
 """
 
-from sparsecomp.defaults import base_config, shrink_for_smoke
+from sparsecomp.run.defaults import base_config, shrink_for_smoke
 
 # Cheapest first, so that an interrupted run has the most rows.
 LEARNERS = ("itkrm", "itkrm_stream", "dl_online", "dl_online_ws", "dl_fista_data",

@@ -21,7 +21,7 @@ by Softplus-Adam (50k full-batch steps per seed) and DL-FISTA at n=1000.
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import per_sae_experiment
+from sparsecomp.run.defaults import per_sae_experiment
 
 OTHERS = ("fista_oracle", "dl_fista", "softplus_adam")
 

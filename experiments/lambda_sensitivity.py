@@ -17,7 +17,7 @@ Expected runtime on the 2-core CPU at n in (100, 1000): about 5 minutes.
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import per_sae_experiment
+from sparsecomp.run.defaults import per_sae_experiment
 
 LAMS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 

@@ -13,7 +13,7 @@ methods, which are feasible up to n = 10000 on a CPU (their n x m decoders
 are small; training cost grows with n).
 
 The oracle solves the Lasso to its optimum here (``fista.solver =
-"working_set"``, ``sparsecomp.working_set``): the paper's 100 FISTA steps
+"working_set"``, ``sparsecomp.coding.working_set``): the paper's 100 FISTA steps
 from zero do not converge at these widths (step 1 / ||A||^2 with ||A||^2 ~
 (1 + sqrt(n / m))^2, ~550 at n = 100,000, m = 185). With them, n = 100,000
 gave mcc_ood 0.779 (241 non-zero codes per sample for 10 active, support
@@ -38,7 +38,7 @@ co-occurrences (11 s per ID MCC at n = 100,000).
 ``:smoke`` runs two tiny points in seconds.
 """
 
-from sparsecomp.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.run.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 
 def get_config(arg: str | None = None):

@@ -18,7 +18,7 @@ Expected runtime on the 2-core CPU at n in (100, 1000): about 25 minutes.
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import per_sae_experiment
+from sparsecomp.run.defaults import per_sae_experiment
 
 
 def get_config(arg: str | None = None):

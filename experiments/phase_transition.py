@@ -20,7 +20,7 @@ gives input_dim = n at n = 50, where several c coincide).
 ``:smoke`` runs a 2 x 2 grid in seconds.
 """
 
-from sparsecomp.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.run.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 
 def get_config(arg: str | None = None):

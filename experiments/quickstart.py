@@ -14,7 +14,7 @@ MP ~0.35, jumprelu ~0.32) and ``linear_probe`` ~0.41.
 ``:smoke`` shrinks it to a few seconds for tests.
 """
 
-from sparsecomp.defaults import base_config
+from sparsecomp.run.defaults import base_config
 
 
 def get_config(arg: str | None = None):

@@ -19,7 +19,7 @@ the supports themselves are wrong. Expected runtime on the 2-core CPU at n in
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import per_sae_experiment
+from sparsecomp.run.defaults import per_sae_experiment
 
 PATTERNS = ("sae_{}", "support_lstsq_{}", "fista+{}")
 

@@ -15,7 +15,7 @@ Expected headline (paper, means over seeds 0-2): ``fista_oracle`` mcc_ood
 ``:smoke`` runs two tiny points for tests.
 """
 
-from sparsecomp.defaults import base_config
+from sparsecomp.run.defaults import base_config
 
 
 def get_config(arg: str | None = None):

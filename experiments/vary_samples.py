@@ -23,7 +23,7 @@ Measured on the 2-core CPU: oracle, probe and the four SAEs at all seven sizes
 ``:smoke`` runs two tiny points in seconds.
 """
 
-from sparsecomp.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.run.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 ALL_METHODS = ("fista_oracle", "linear_probe") + per_sae("sae_{}") + ("dl_fista", "softplus_adam")
 

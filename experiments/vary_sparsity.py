@@ -29,7 +29,7 @@ once at k = 100, XLA:CPU's resident memory grows with the epochs run
 ``:smoke`` runs two tiny points in seconds.
 """
 
-from sparsecomp.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
+from sparsecomp.run.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 
 def get_config(arg: str | None = None):

@@ -20,7 +20,7 @@ DL-FISTA runs per seed); n=1000 takes hours.
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """
 
-from sparsecomp.defaults import per_sae_experiment
+from sparsecomp.run.defaults import per_sae_experiment
 
 
 def get_config(arg: str | None = None):

@@ -36,6 +36,7 @@ from sparsecomp import (  # noqa: F401  (importing registers the methods)
     sae,
     sae_interventions,
 )
+from sparsecomp.coding.fista import fista, ista
 from sparsecomp.data import (
     Dataset,
     DataSpec,
@@ -46,12 +47,16 @@ from sparsecomp.data import (
 )
 from sparsecomp.errors import ConfigError
 from sparsecomp.evaluation import evaluate
-from sparsecomp.methods import MethodOutput, get_method, register_method, registered_methods
+from sparsecomp.methods.registry import (
+    MethodOutput,
+    get_method,
+    register_method,
+    registered_methods,
+)
 from sparsecomp.metrics import dictionary_match, latent_mcc
+from sparsecomp.run.trainer import train_and_evaluate
 from sparsecomp.sae_interventions import TrainedSAE
-from sparsecomp.solvers import fista, ista
 from sparsecomp.tables import summarise
-from sparsecomp.trainer import train_and_evaluate
 
 __all__ = [
     "ConfigError",

@@ -11,10 +11,10 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from sparsecomp import distributed
 from sparsecomp.errors import ConfigError
+from sparsecomp.run import distributed
+from sparsecomp.run.trainer import train_and_evaluate
 from sparsecomp.tables import summarise
-from sparsecomp.trainer import train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results, curves and checkpoints.")

@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from sparsecomp.errors import ConfigError, require_choice
-from sparsecomp.lapack import solve_positive_definite
+from sparsecomp.coding.fista import fista, make_problem, solver_init, solver_run_until
+from sparsecomp.errors import require_choice
 from sparsecomp.learners import (
     data_dictionary,
     duplicated_atoms,
@@ -36,8 +36,9 @@ from sparsecomp.learners import (
     replace_atoms,
     sample_tags,
 )
-from sparsecomp.methods import MethodOutput, register_method
-from sparsecomp.solvers import fista, make_problem, solver_init, solver_run_until
+from sparsecomp.linalg import solve_positive_definite
+from sparsecomp.methods.registry import MethodOutput, register_method
+from sparsecomp.methods.sections import dl_fista_options
 
 LOG_EVERY_ROUNDS = 10
 
@@ -310,31 +311,6 @@ def learn_dictionary_fista(
         min_rounds=min_rounds,
     )
     return state.dictionary, state.codes, state.n_rounds
-
-
-def dl_fista_options(config, resample: bool = False) -> dict:
-    """``dictionary_learning_run``'s keyword arguments from ``config.dl_fista``.
-
-    ``resample`` turns atom resampling on whatever ``dl_fista.resample`` says
-    (the ``dl_fista_resample`` method).
-
-    Raises:
-      ConfigError: for ``resample_every < 1`` with resampling on, or ``inner_tol < 0``.
-    """
-    cfg = config.dl_fista
-    resample = resample or bool(cfg.resample)
-    if resample and int(cfg.resample_every) < 1:
-        raise ConfigError(
-            f"dl_fista.resample_every={cfg.resample_every} is invalid: it must be >= 1")
-    if float(cfg.inner_tol) < 0:
-        raise ConfigError(f"dl_fista.inner_tol={cfg.inner_tol} is invalid: it must be >= 0 "
-                          "(0 runs all n_iter FISTA iterations of every round)")
-    return dict(
-        lam=float(cfg.lam), n_iter=int(cfg.n_iter), max_rounds=int(cfg.max_rounds),
-        tol=float(cfg.tol), min_rounds=int(cfg.min_rounds),
-        resample_every=int(cfg.resample_every) if resample else 0,
-        duplicate_cosine=float(cfg.duplicate_cosine), inner_tol=float(cfg.inner_tol),
-    )
 
 
 DL_FISTA_INITS = ("gaussian", "data")

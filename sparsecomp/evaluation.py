@@ -11,7 +11,7 @@ import numpy as np
 
 from sparsecomp import metrics
 from sparsecomp.data import Dataset
-from sparsecomp.methods import MethodOutput
+from sparsecomp.methods.registry import MethodOutput
 
 
 def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:

@@ -33,7 +33,7 @@ from sparsecomp.data import sample_observations
 from sparsecomp.dictionary_learning import normalise_columns
 from sparsecomp.errors import ConfigError, require_int
 from sparsecomp.learners import data_dictionary, duplicated_atoms, learner_output, replace_atoms
-from sparsecomp.methods import register_method
+from sparsecomp.methods.registry import register_method
 
 # Samples thresholded at a time: bounds the [block, width] correlations.
 ITKRM_BLOCK_ENTRIES = 2**24

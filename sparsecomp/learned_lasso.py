@@ -5,7 +5,7 @@ Every learner of the scaling study codes val and OOD with ``config.fista``'s
 are far from converged (``||D||^2 ~ 90``), so a learned dictionary can be
 right while its codes are not. ``lasso+<learner>`` restores the learner's
 dictionary from its checkpoint (no retraining) and codes val and OOD with
-``sparsecomp.working_set`` (``config.working_set``, ``config.fista.lam``), as
+``sparsecomp.coding.working_set`` (``config.working_set``, ``config.fista.lam``), as
 ``fista_oracle`` does with ``fista.solver = "working_set"``
 (``oracle.working_set_val_and_ood``). Rows carry the
 learner's dictionary metrics, ``solver_rounds`` and ``kkt_violation``
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from sparsecomp.methods import MethodOutput, register_method
+from sparsecomp.methods.registry import MethodOutput, register_method
+from sparsecomp.methods.sections import working_set_options
 from sparsecomp.oracle import working_set_val_and_ood
-from sparsecomp.working_set import config_options
 
 # Learners whose ``params["dictionary"]`` is the learned [input_dim, width] dictionary.
 LEARNERS = ("dl_fista", "dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_stream",
@@ -27,7 +27,7 @@ LEARNERS = ("dl_fista", "dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_st
 
 def _make(learner: str):
     def make(config, spec):
-        options = config_options(config, spec)
+        options = working_set_options(config, spec)
         lam = float(config.fista.lam)
 
         def run(key, data, inputs):

@@ -19,18 +19,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from sparsecomp.blocking import map_column_blocks
+from sparsecomp.coding.fista import fista
 from sparsecomp.data import DataSpec
-from sparsecomp.methods import MethodOutput
-from sparsecomp.solvers import fista
+from sparsecomp.linalg import unit_columns
+from sparsecomp.methods.registry import MethodOutput
 
 # Columns compared with all atoms at a time in ``duplicated_atoms`` and
 # ``atoms_found``: the [width, block] cosine block stays at 40 MB at width 10,000.
 COHERENCE_BLOCK = 1024
-
-
-def unit_columns(d: jax.Array) -> jax.Array:
-    """Columns of [input_dim, width] ``d`` scaled to unit norm (zero columns stay zero)."""
-    return d / jnp.maximum(jnp.linalg.norm(d, axis=0, keepdims=True), 1e-12)
 
 
 def data_dictionary(key: jax.Array, y: jax.Array, width: int) -> jax.Array:
@@ -55,26 +52,6 @@ def data_dictionary(key: jax.Array, y: jax.Array, width: int) -> jax.Array:
     return unit_columns(atoms.T)
 
 
-def _map_column_blocks(flag, columns: jax.Array) -> jax.Array:
-    """``flag(block, start)`` over ``COHERENCE_BLOCK`` columns at a time.
-
-    Args:
-      flag: maps ``block`` [size, input_dim] (columns as rows; zero padding
-        after the last column) and its first column index ``start`` to [size].
-      columns: [input_dim, width] float32.
-
-    Returns:
-      [width], the blocks' results in column order.
-    """
-    width = columns.shape[1]
-    block = min(COHERENCE_BLOCK, width)
-    blocks = -(-width // block)
-    padded = jnp.pad(columns, ((0, 0), (0, blocks * block - width)))
-    rows = padded.T.reshape(blocks, block, -1)
-    starts = jnp.arange(blocks) * block
-    return jax.lax.map(lambda args: flag(*args), (rows, starts)).reshape(-1)[:width]
-
-
 def duplicated_atoms(dictionary: jax.Array, threshold: float) -> jax.Array:
     """Atoms whose |cosine| with an atom of lower index exceeds ``threshold``.
 
@@ -96,7 +73,7 @@ def duplicated_atoms(dictionary: jax.Array, threshold: float) -> jax.Array:
         earlier = jnp.arange(width)[:, None] < start + jnp.arange(atoms.shape[0])[None, :]
         return jnp.any(earlier & (cosine > threshold), axis=0)
 
-    return _map_column_blocks(flag, dictionary)
+    return map_column_blocks(flag, dictionary, COHERENCE_BLOCK)
 
 
 def atoms_found(mixing: jax.Array, dictionary: jax.Array, threshold: float = 0.9) -> jax.Array:
@@ -120,7 +97,8 @@ def atoms_found(mixing: jax.Array, dictionary: jax.Array, threshold: float = 0.9
     def found(truth, _):
         return jnp.max(jnp.abs(truth @ learned), axis=1) > threshold  # [block]
 
-    return jnp.mean(_map_column_blocks(found, unit_columns(mixing)), dtype=jnp.float32)
+    flags = map_column_blocks(found, unit_columns(mixing), COHERENCE_BLOCK)
+    return jnp.mean(flags, dtype=jnp.float32)
 
 
 def replace_atoms(

@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from sparsecomp.methods import MethodOutput, register_method
-from sparsecomp.solvers import lipschitz_constant, shrink
+from sparsecomp.coding.fista import lipschitz_constant, shrink
+from sparsecomp.methods.registry import MethodOutput, register_method
 
 
 class ListaParams(NamedTuple):

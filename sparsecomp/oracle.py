@@ -9,28 +9,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from sparsecomp.errors import ConfigError
-from sparsecomp.methods import MethodOutput, register_method
-from sparsecomp.solvers import fista
-from sparsecomp.working_set import solver_options, working_set_lasso
-
-
-def lam_variants(config) -> tuple[str, tuple[float, ...]] | None:
-    """``("lam", lambdas)`` when ``config.fista.lam_sweep`` is set, else ``None``.
-
-    Methods registered with this emit one row per lambda (tagged ``lam``)
-    instead of one at ``config.fista.lam``.
-
-    Raises:
-      ConfigError: if a lambda is not a positive number.
-    """
-    lams = tuple(config.fista.get("lam_sweep", ()) or ())
-    for lam in lams:
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam > 0:
-            raise ConfigError(
-                f"fista.lam_sweep={lams!r} is invalid: every lambda must be a number > 0"
-            )
-    return ("lam", tuple(float(lam) for lam in lams)) if lams else None
+from sparsecomp.coding.fista import fista
+from sparsecomp.coding.working_set import working_set_lasso
+from sparsecomp.methods.registry import MethodOutput, register_method
+from sparsecomp.methods.sections import lam_variants, solver_options
 
 
 def encode_val_and_ood(data, dictionary, *, lam, n_iter, z_init=None):
@@ -59,7 +41,7 @@ def working_set_val_and_ood(data, dictionary, *, lam, options: dict):
       data: one seed's dataset.
       dictionary: [input_dim, width] float32.
       lam: the L1 weight (may be traced).
-      options: ``working_set_lasso``'s keyword arguments (``working_set.config_options``).
+      options: ``working_set_lasso``'s keyword arguments (``sections.working_set_options``).
 
     Returns:
       ``((codes_val, codes_ood), scalars)``: [n_val, width] and [n_ood, width]

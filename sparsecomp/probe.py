@@ -15,8 +15,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from sparsecomp.lapack import thin_svd
-from sparsecomp.methods import MethodOutput, register_method
+from sparsecomp.linalg import thin_svd
+from sparsecomp.methods.registry import MethodOutput, register_method
 
 DEFAULT_ALPHAS = (1e-6, 1e-4, 1e-2, 1.0, 10.0)
 

@@ -5,7 +5,7 @@ Command::
     python -m sparsecomp.report WORKDIR [--reference FILE.json ...] [--threshold 0.1]
 
 Reads ``WORKDIR/config.json``, ``results.jsonl`` and ``metrics.jsonl`` (see
-``sparsecomp.workdir``) and writes
+``sparsecomp.run.workdir``) and writes
 
 * ``WORKDIR/figures/<metric>.png|pdf``: every metric's mean ± std over seeds
   against the swept variable, one line per method (reference means dashed);
@@ -54,7 +54,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sparsecomp import figures, scaling
-from sparsecomp import workdir as wd
+from sparsecomp.run import workdir as wd
 
 POINT_TAGS = ("num_latents", "k", "input_dim", "n_samples", "noise", "n_eval")
 VARIANT_TAGS = ("lam", "n_iter", "n_outer")

@@ -41,7 +41,7 @@ Training is one pure function of a PRNG key: a ``lax.scan`` over epochs whose
 body is a ``lax.scan`` over mini-batches, so ``jax.jit(jax.vmap(run))`` trains
 every seed in one compiled call with no host round trip.
 
-Hyper-parameters live in the ``config.sae`` section (see ``default_config``)::
+Hyper-parameters live in the ``config.sae`` section (``methods.sections.sae_section``)::
 
     epochs=500                  # passes over Y_train
     batch_size=64               # last partial batch is kept (masked), as in
@@ -118,11 +118,13 @@ import ml_collections
 import numpy as np
 import optax
 
+from sparsecomp.blocking import map_rows
+from sparsecomp.coding.fista import fista
 from sparsecomp.data import Dataset, DataSpec
 from sparsecomp.errors import ConfigError, require_choice
 from sparsecomp.learners import sample_tags
-from sparsecomp.methods import MethodOutput, register_method
-from sparsecomp.solvers import fista
+from sparsecomp.linalg import unit_columns
+from sparsecomp.methods.registry import MethodOutput, register_method
 
 SAE_KINDS = ("relu", "topk", "jumprelu", "mp", "topk_auxk", "batchtopk")
 # Registered method name of each kind, spelled as in the reference results.
@@ -134,30 +136,6 @@ K_SPARSE_KINDS = ("topk", "mp", "topk_auxk", "batchtopk")
 L0_THRESHOLD = 0.01
 
 Params = dict[str, jax.Array]
-
-
-def default_config() -> ml_collections.ConfigDict:
-    """The ``config.sae`` section with the protocol's hyper-parameters."""
-    return ml_collections.ConfigDict(
-        dict(
-            epochs=500,
-            batch_size=64,
-            lr=5e-4,
-            weight_decay=0.01,
-            gamma=1e-4,
-            renorm_every=50,
-            log_every=10,
-            jumprelu_bandwidth=1e-3,
-            jumprelu_init_threshold=1e-3,
-            # topk_auxk and batchtopk (see the module docstring for the values).
-            auxk_alpha=1 / 32,
-            auxk_k=ml_collections.config_dict.placeholder(int),  # None: input_dim // 2
-            auxk_dead_after=2500,
-            batchtopk_threshold_decay=0.999,
-            # Also log the decoder at every logged epoch (learning_dynamics).
-            log_dictionary=False,
-        )
-    )
 
 
 # --------------------------------------------------------------------------
@@ -464,11 +442,6 @@ def _pursue(x: jax.Array, atom_rows: jax.Array, k: int):
     picks, coefs = mp_select(x, atom_rows, k)
     coefs, residual = mp_residuals(x, atom_rows[picks], coefs)
     return picks, coefs, residual
-
-
-def unit_columns(w: jax.Array) -> jax.Array:
-    """Scales every column of ``w`` ([rows, cols] float32) to unit L2 norm."""
-    return w / jnp.linalg.norm(w, axis=0, keepdims=True)
 
 
 def matching_pursuit(x: jax.Array, atoms: jax.Array, k: int) -> jax.Array:
@@ -814,30 +787,6 @@ def make_train_step(
     return train_step
 
 
-# Rows per pass when a whole split is encoded: the [width, rows] working arrays
-# of MP and TopK then stay in cache (MP's evaluation of 5000 rows runs ~2.5x
-# faster than in one pass), and memory stays bounded at large widths.
-EVAL_CHUNK = 256
-
-
-def map_rows(fn, y: jax.Array, chunk: int = EVAL_CHUNK):
-    """``fn`` applied to ``y`` ([n, input_dim]) in blocks of ``chunk`` rows.
-
-    Args:
-      fn: maps [rows, input_dim] float32 to a pytree of [rows, ...] arrays.
-      y: [n, input_dim] float32; the last block is zero-padded, its padding
-        rows dropped from the result.
-      chunk: static block size.
-
-    Returns:
-      ``fn(y)``: a pytree of [n, ...] arrays.
-    """
-    n = y.shape[0]
-    chunk = min(chunk, n)
-    blocks = -(-n // chunk)
-    padded = jnp.pad(y, ((0, blocks * chunk - n), (0, 0))).reshape(blocks, chunk, -1)
-    out = jax.lax.map(fn, padded)
-    return jax.tree.map(lambda a: a.reshape(blocks * chunk, *a.shape[2:])[:n], out)
 
 
 def evaluate(
@@ -1056,7 +1005,7 @@ def _make_method(kind: str):
     def make(config: ml_collections.ConfigDict, spec: DataSpec):
         """``run(key, data)`` training the ``{kind}`` SAE on ``data.y_train``.
 
-        Reads ``config.sae`` (see ``default_config``), ``spec.k`` and, for the
+        Reads ``config.sae`` (``methods.sections.sae_section``), ``spec.k`` and, for the
         amortisation gap, ``config.fista.lam`` and ``config.fista.n_iter``.
         """
         model = make_model(config.sae, spec, kind)
@@ -1117,7 +1066,6 @@ __all__ = [
     "auxk_settings",
     "batch_topk_mask",
     "TrainState",
-    "default_config",
     "evaluate",
     "init_state",
     "jumprelu",
@@ -1127,13 +1075,11 @@ __all__ = [
     "make_optimizer",
     "make_train",
     "make_train_step",
-    "map_rows",
     "matching_pursuit",
     "mp_residuals",
     "mp_select",
     "renormalise_decoder",
     "shuffle",
     "step",
-    "unit_columns",
     "update_threshold",
 ]

@@ -35,14 +35,15 @@ import jax
 import jax.numpy as jnp
 
 from sparsecomp import sae
+from sparsecomp.blocking import map_rows
+from sparsecomp.coding.fista import fista, make_problem, solver_init, solver_run
 from sparsecomp.dictionary_learning import (
     dictionary_learning_run,
-    dl_fista_options,
     random_dictionary,
 )
-from sparsecomp.methods import MethodOutput, register_method
-from sparsecomp.oracle import lam_variants
-from sparsecomp.solvers import fista, make_problem, solver_init, solver_run
+from sparsecomp.linalg import unit_columns
+from sparsecomp.methods.registry import MethodOutput, register_method
+from sparsecomp.methods.sections import dl_fista_options, lam_variants
 
 SAE_TYPES = {kind: sae.METHOD_NAMES[kind].removeprefix("sae_") for kind in sae.SAE_KINDS}
 
@@ -55,7 +56,7 @@ class TrainedSAE:
         variables = {"params": params}
         y = jnp.concatenate([data.y_val, data.y_ood])
         # [n_val + n_ood, width]: the SAE's codes of the val rows, then the OOD rows.
-        self.codes = sae.map_rows(lambda x: model.apply(variables, x, method=model.encode), y)
+        self.codes = map_rows(lambda x: model.apply(variables, x, method=model.encode), y)
         self.decoder = model.apply(variables, method=model.decoder)  # [m, width]
         self.raw_decoder = params["W_d"]  # [m, width]
         self.bias = params["b_d"]  # [m]
@@ -129,7 +130,7 @@ def oracle_norm_dictionary(decoder: jax.Array, mixing: jax.Array) -> jax.Array:
     Returns:
       [m, width] float32.
     """
-    unit = sae.unit_columns(decoder)
+    unit = unit_columns(decoder)
     true_norms = jnp.linalg.norm(mixing, axis=0)
     best = jnp.argmax(jnp.abs((mixing / true_norms).T @ unit), axis=0)
     return unit * true_norms[best]
@@ -272,7 +273,7 @@ def _register_all() -> None:
         "fista+": lambda t, data: t.decoder,
         "refined_": lambda t, data: t.decoder,
         "frozen_": lambda t, data: t.raw_decoder,
-        "renormed_": lambda t, data: sae.unit_columns(t.raw_decoder),
+        "renormed_": lambda t, data: unit_columns(t.raw_decoder),
         "oracle_norms_": lambda t, data: oracle_norm_dictionary(t.raw_decoder, data.mixing),
     }
     for kind, label in SAE_TYPES.items():

@@ -119,8 +119,8 @@ def test_input_dim_derived_from_a_large_c_stops_at_num_latents():
 
 
 def test_sweep_points_that_coincide_run_once():
-    from sparsecomp.defaults import base_config
-    from sparsecomp.experiment import sweep_points
+    from sparsecomp.run.defaults import base_config
+    from sparsecomp.run.sweep import sweep_points
 
     config = base_config()
     config.data.update({"num_latents": 50, "k": 10})

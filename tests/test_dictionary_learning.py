@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from sparsecomp.data import make_datasets, make_spec
-from sparsecomp.defaults import base_config
 from sparsecomp.dictionary_learning import (
     SoftplusAdamParams,
     learn_dictionary_fista,
@@ -21,8 +20,9 @@ from sparsecomp.dictionary_learning import (
     softplus_adam_run,
 )
 from sparsecomp.errors import ConfigError
-from sparsecomp.methods import get_method
+from sparsecomp.methods.registry import get_method
 from sparsecomp.metrics import dictionary_match
+from sparsecomp.run.defaults import base_config
 
 # Tiny but well-posed: m = ceil(2 k ln(n / k)) = 12 observations of 20 latents.
 SPEC = make_spec(num_latents=20, k=3, n_samples=600)

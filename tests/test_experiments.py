@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 import sparsecomp
-from sparsecomp.experiment import runs_at, sweep_points
-from sparsecomp.methods import method_variants, rows_per_seed, with_requirements
+from sparsecomp.methods.registry import method_variants, rows_per_seed, with_requirements
+from sparsecomp.run.sweep import runs_at, sweep_points
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.py"))
 

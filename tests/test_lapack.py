@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sparsecomp.lapack import largest_eigenvalue, solve_positive_definite, thin_svd
+from sparsecomp.linalg import largest_eigenvalue, solve_positive_definite, thin_svd
 
 
 def _spd(key, batch, size):

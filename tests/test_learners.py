@@ -8,9 +8,9 @@ import pytest
 
 from sparsecomp import itkrm, learners, online_dictionary
 from sparsecomp.data import make_datasets, make_spec
-from sparsecomp.defaults import base_config, shrink_for_smoke
 from sparsecomp.errors import ConfigError
-from sparsecomp.methods import get_method
+from sparsecomp.methods.registry import get_method
+from sparsecomp.run.defaults import base_config, shrink_for_smoke
 
 SPEC = make_spec(num_latents=20, k=3, n_samples=600)
 KEYS = jax.random.split(jax.random.key(0), 2)
@@ -244,7 +244,7 @@ def test_dl_online_logs_atoms_found_every_log_every_mini_batches(datasets):
 
 
 def test_lasso_on_a_learned_dictionary_codes_held_out_samples_at_the_optimum(datasets):
-    from sparsecomp.working_set import working_set_lasso
+    from sparsecomp.coding.working_set import working_set_lasso
 
     config = _config()
     learned = jax.jit(jax.vmap(get_method("itkrm")(config, SPEC)))(KEYS, datasets)
@@ -275,7 +275,7 @@ def test_bad_learner_configs_name_the_field(section, field, value):
 def test_dl_fista_on_train_codes_val_and_ood_with_the_fista_budget(datasets):
     # The per-round budget (dl_fista.n_iter) assumes warm starts; held-out
     # codes start from zero and get config.fista's iterations.
-    from sparsecomp.solvers import fista
+    from sparsecomp.coding.fista import fista
 
     config = _config(dl_fista={"fit_on": "train", "n_iter": 2, "max_rounds": 10},
                      fista={"n_iter": 60})

@@ -6,10 +6,10 @@ import ml_collections
 import numpy as np
 import pytest
 
+from sparsecomp.coding.fista import ista
 from sparsecomp.data import make_datasets, make_spec
 from sparsecomp.lista import lista_apply, lista_init, lista_loss, lista_train
-from sparsecomp.methods import get_method
-from sparsecomp.solvers import ista
+from sparsecomp.methods.registry import get_method
 
 SPEC = make_spec(num_latents=20, k=3, n_samples=400)
 KEYS = jax.random.split(jax.random.key(0), 2)

@@ -1,4 +1,4 @@
-"""Sparse candidate matching (sparsecomp.matching) against the dense Hungarian path."""
+"""Sparse candidate matching (sparsecomp.metrics.matching) against the dense Hungarian path."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_array
 
-from sparsecomp import matching, metrics
+from sparsecomp import metrics
+from sparsecomp.metrics import matching
 
 
 def _sparse_latents(rng, n_samples, num_latents, p_active=0.1):

@@ -8,7 +8,8 @@ import pytest
 from sklearn.linear_model import RidgeCV
 
 from sparsecomp import data as data_lib
-from sparsecomp import methods, probe
+from sparsecomp import probe
+from sparsecomp.methods import registry as methods
 
 ALPHAS = (1e-6, 1e-4, 1e-2, 1.0, 10.0)
 

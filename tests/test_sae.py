@@ -10,16 +10,19 @@ import numpy as np
 import pytest
 
 from sparsecomp import sae
+from sparsecomp.blocking import map_rows
 from sparsecomp.data import dataset_from_dense, make_spec
 from sparsecomp.errors import ConfigError
-from sparsecomp.methods import get_method
+from sparsecomp.linalg import unit_columns
+from sparsecomp.methods.registry import get_method
+from sparsecomp.methods.sections import sae_section
 
 SPEC = make_spec(num_latents=20, k=3, n_samples=200)  # input_dim 12, 100 train samples
 
 
 def _config(**overrides):
     config = ml_collections.ConfigDict(
-        {"sae": sae.default_config(), "fista": {"lam": 0.1, "n_iter": 20}}
+        {"sae": sae_section(), "fista": {"lam": 0.1, "n_iter": 20}}
     )
     config.sae.update({"epochs": 4, "batch_size": 16, **overrides})
     return config
@@ -50,7 +53,7 @@ def _first_seed(data):
 
 
 def _model(kind, **fields):
-    return sae.make_model(sae.default_config(), SPEC, kind).clone(**fields)
+    return sae.make_model(sae_section(), SPEC, kind).clone(**fields)
 
 
 def _params(kind, seed=0):
@@ -72,7 +75,7 @@ def test_init_follows_protocol_and_shapes(kind):
         chex.assert_shape(params[name], shape)
         chex.assert_type(params[name], jnp.float32)
     assert float(jnp.max(jnp.abs(params["W_e"]))) <= 1 / np.sqrt(m)
-    np.testing.assert_allclose(params["W_d"], sae.unit_columns(params["W_e"].T), rtol=1e-6)
+    np.testing.assert_allclose(params["W_d"], unit_columns(params["W_e"].T), rtol=1e-6)
     assert not np.any(params["b_e"]) and not np.any(params["b_d"])
     if kind == "jumprelu":
         np.testing.assert_allclose(jnp.exp(params["log_theta"]), 1e-3, rtol=1e-6)
@@ -133,7 +136,7 @@ def test_topk_keeps_exactly_k_largest():
 
 def _unit_atoms(seed=0, input_dim=8, width=15):
     atoms = jax.random.normal(jax.random.key(seed), (input_dim, width))
-    return sae.unit_columns(atoms)
+    return unit_columns(atoms)
 
 
 def _reference_mp(x, atoms, k):
@@ -265,7 +268,7 @@ def test_map_rows_equals_one_pass():
     model, params = _params("mp")
     y = jax.random.normal(jax.random.key(8), (37, SPEC.input_dim))
     encode = functools.partial(model.apply, {"params": params}, method=model.encode)
-    blocked = jax.jit(lambda y: sae.map_rows(encode, y, chunk=8))(y)
+    blocked = jax.jit(lambda y: map_rows(encode, y, chunk=8))(y)
     np.testing.assert_allclose(blocked, encode(y), atol=1e-6)
 
 
@@ -373,7 +376,7 @@ def test_batchtopk_inference_codes_threshold_at_theta():
 
 
 def test_batchtopk_threshold_is_a_moving_average_untouched_by_adamw():
-    config = sae.default_config()
+    config = sae_section()
     config.update(lr=0.1, weight_decay=0.5, batchtopk_threshold_decay=0.9)
     model = _model("batchtopk")
     optimizer = sae.make_optimizer(config, ("threshold",))
@@ -463,7 +466,7 @@ def test_auxk_loss_by_hand():
 @pytest.mark.slow
 def test_variants_run_through_the_trainer(tmp_path):
     import sparsecomp
-    from sparsecomp.defaults import base_config, shrink_for_smoke
+    from sparsecomp.run.defaults import base_config, shrink_for_smoke
 
     config = shrink_for_smoke(base_config())
     config.seeds = (0,)

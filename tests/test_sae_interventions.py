@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 
 import sparsecomp
-from sparsecomp import methods
+from sparsecomp.coding.fista import fista
 from sparsecomp.data import make_datasets, make_spec
-from sparsecomp.defaults import base_config
 from sparsecomp.errors import ConfigError
+from sparsecomp.methods import registry as methods
+from sparsecomp.run.defaults import base_config
 from sparsecomp.sae_interventions import (
     fista_at_budgets,
     nonneg_least_squares_on_support,
     oracle_norm_dictionary,
 )
-from sparsecomp.solvers import fista
 
 SPEC = make_spec(num_latents=20, k=3, n_samples=300)
 KEYS = jax.random.split(jax.random.key(0), 2)

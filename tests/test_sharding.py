@@ -21,14 +21,14 @@ import numpy as np
 import pytest
 
 import sparsecomp
-from sparsecomp import checkpoints
 from sparsecomp.errors import ConfigError
-from sparsecomp.sharding import SeedSharding
+from sparsecomp.run import checkpoints
+from sparsecomp.run.sharding import SeedSharding
 
 TIMING = ("wall_s", "metrics_s")
 
 CONFIG = """
-from sparsecomp.defaults import base_config
+from sparsecomp.run.defaults import base_config
 config = base_config()
 config.data.update({"num_latents": 20, "k": 3, "n_samples": 300})
 config.seeds = (0, 1, 2, 3, 4)  # five seeds on four devices: one padded slot

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Lasso
 
-from sparsecomp.solvers import (
+from sparsecomp.coding.fista import (
     fista,
     ista,
     lipschitz_constant,

@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 
 import sparsecomp
-from sparsecomp import checkpoints, trainer
 from sparsecomp.errors import ConfigError
-from sparsecomp.experiment import point_name
-from sparsecomp.workdir import CONFIG_FILE, RESULTS_FILE, claim_workdir
+from sparsecomp.run import checkpoints, trainer
+from sparsecomp.run.sweep import point_name
+from sparsecomp.run.workdir import CONFIG_FILE, RESULTS_FILE, claim_workdir
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING_FIELDS = ("wall_s", "metrics_s")
 
 
 def tiny_config():
-    from sparsecomp.defaults import base_config
+    from sparsecomp.run.defaults import base_config
 
     config = base_config()
     config.data.k = 3

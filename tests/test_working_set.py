@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import sparsecomp
-from sparsecomp.defaults import base_config
+from sparsecomp.coding.fista import fista
+from sparsecomp.coding.working_set import eigenvalue_bound, kkt_violation, working_set_lasso
 from sparsecomp.errors import ConfigError
-from sparsecomp.solvers import fista
-from sparsecomp.working_set import eigenvalue_bound, kkt_violation, working_set_lasso
+from sparsecomp.run.defaults import base_config
 
 
 def _problem(seed=0, batch=40, input_dim=30, width=400, k=4):

@@ -2,7 +2,7 @@
 
 A multi-process run is the same command started once per process; every
 process runs the same trainer on its local devices, the seed axis is sharded
-over the devices of all of them (``sparsecomp.sharding``), and only process 0
+over the devices of all of them (``sparsecomp.run.sharding``), and only process 0
 writes logs, rows and tables. Orbax checkpoints are saved by all processes
 together (Orbax's own barriers; the primary process writes host arrays).
 

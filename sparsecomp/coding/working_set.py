@@ -27,7 +27,7 @@ working-set / active-set principle of Blitz and celer, Johnson & Guestrin
    the sign constraint), the violators first, and go to 2 (warm-started).
 
 Every quantity has a static shape (``size`` coordinates per row), so it runs
-under ``jit`` and ``vmap`` (seeds, lambdas) like ``solvers.fista``, in row
+under ``jit`` and ``vmap`` (seeds, lambdas) like ``sparsecomp.coding.fista.fista``, in row
 blocks on CPU. A round costs ``2 n m`` flops per sample (plus one ``2 n m``
 product ``D^T y`` at the start) against FISTA's ``4 n m`` per iteration;
 the result is the Lasso optimum (up to ``tol``), not FISTA's 100-iteration
@@ -47,12 +47,15 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from sparsecomp import solvers
-from sparsecomp.errors import require_choice, require_int, require_positive
+from sparsecomp.blocking import map_row_blocks
+from sparsecomp.coding.fista import (
+    LassoProblem,
+    resolve_chunk_size,
+    solver_init,
+    solver_run,
+)
 
 _HIGHEST = jax.lax.Precision.HIGHEST
-# Lasso solvers a method can be configured with (``fista.solver``, ``dl_online.solver``).
-SOLVERS = ("fista", "working_set")
 
 
 class WorkingSetResult(NamedTuple):
@@ -137,9 +140,9 @@ def _restricted_lasso(y_row, atoms, z_row, lam, inner_iter, nonneg):
     """
     gram = jnp.matmul(atoms, atoms.T, precision=_HIGHEST)
     step = 1.0 / jnp.maximum(eigenvalue_bound(gram), 1e-12)
-    problem = solvers.LassoProblem(None, None, gram, (atoms @ y_row)[None], lam, step)
-    state = solvers.solver_init(problem, z_row[None])
-    return solvers.solver_run(problem, state, inner_iter, nonneg=nonneg, momentum=True).codes[0]
+    problem = LassoProblem(None, None, gram, (atoms @ y_row)[None], lam, step)
+    state = solver_init(problem, z_row[None])
+    return solver_run(problem, state, inner_iter, nonneg=nonneg, momentum=True).codes[0]
 
 
 def _solve_block(y, dictionary, lam, *, size, inner_iter, max_rounds, tol, nonneg):
@@ -195,7 +198,7 @@ def working_set_lasso(
     """Lasso codes of every row of ``y`` by a working-set method (module docstring).
 
     Minimises ``0.5 ||y - D z||^2 + lam ||z||_1`` (with ``z >= 0`` if
-    ``nonneg``) per row, as ``solvers.fista`` does, but to the optimum.
+    ``nonneg``) per row, as ``sparsecomp.coding.fista.fista`` does, but to the optimum.
 
     Args:
       y: [batch, input_dim] float32 observations.
@@ -207,7 +210,7 @@ def working_set_lasso(
       tol: stop once no coordinate violates its optimality condition by more
         than ``tol * lam`` (a block stops when all its rows do).
       nonneg: constrain codes to be >= 0.
-      chunk_size: rows per block, as in ``solvers.fista`` (``"auto"``: the
+      chunk_size: rows per block, as in ``sparsecomp.coding.fista.fista`` (``"auto"``: the
         same rows per block as FISTA on CPU, all rows at once elsewhere); a
         block holds about four [rows, width] float32 temporaries.
 
@@ -225,39 +228,4 @@ def working_set_lasso(
         return _solve_block(rows[0], dictionary, lam, size=size, inner_iter=inner_iter,
                             max_rounds=max_rounds, tol=tol, nonneg=nonneg)
 
-    return solvers.map_row_blocks(solve_rows, (y,), solvers.resolve_chunk_size(chunk_size, width))
-
-
-def solver_options(field: str, solver: str, config, spec) -> dict | None:
-    """``working_set_lasso``'s keyword arguments for a method's ``solver`` setting.
-
-    Args:
-      field: the setting's config path, e.g. ``"fista.solver"`` (for errors).
-      solver: one of ``SOLVERS``.
-      config, spec: for ``config_options``.
-
-    Returns:
-      ``None`` for ``"fista"``, else ``config_options(config, spec)``.
-
-    Raises:
-      ConfigError: naming the field and its valid range.
-    """
-    require_choice(field, solver, SOLVERS)
-    return None if solver == "fista" else config_options(config, spec)
-
-
-def config_options(config, spec) -> dict:
-    """``working_set_lasso``'s keyword arguments from ``config.working_set``.
-
-    ``size`` is capped at ``num_latents``, so a sweep over n keeps one size.
-
-    Raises:
-      ConfigError: naming the field and its valid range.
-    """
-    options = config.working_set
-    require_int("working_set.size", options.size, lower=1)
-    require_int("working_set.inner_iter", options.inner_iter, lower=1)
-    require_int("working_set.max_rounds", options.max_rounds, lower=1)
-    require_positive("working_set.tol", options.tol)
-    return {"size": min(int(options.size), spec.num_latents), "inner_iter": int(options.inner_iter),
-            "max_rounds": int(options.max_rounds), "tol": float(options.tol)}
+    return map_row_blocks(solve_rows, (y,), resolve_chunk_size(chunk_size, width))

@@ -14,9 +14,9 @@ fusions that multi-device ones do not, so the last bit can still differ and
 seed count that does not divide the device count is padded by repeating the
 last seed; the padding is dropped before anything is evaluated or saved.
 
-In a multi-process run (``sparsecomp.distributed``) the mesh holds the
+In a multi-process run (``sparsecomp.run.distributed``) the mesh holds the
 devices of every process, so each process computes its own devices' seeds;
-``sparsecomp.distributed.fetch`` gathers the results.
+``sparsecomp.run.distributed.fetch`` gathers the results.
 """
 
 from __future__ import annotations

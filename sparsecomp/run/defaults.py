@@ -7,8 +7,8 @@ resumes when the field holds its default (``workdir.claim_workdir``).
 
 from ml_collections import config_dict
 
-from sparsecomp import sae
-from sparsecomp.experiment import DEFAULT_CONCURRENT_METHODS
+from sparsecomp.methods.sections import method_sections
+from sparsecomp.run.sweep import DEFAULT_CONCURRENT_METHODS
 
 SAE_TYPES = ("relu", "topk", "jumprelu", "MP")  # as in the method names sae_<type>
 SMOKE_SAE_TYPES = ("relu", "MP")  # enough to exercise an encoder SAE and the encoder-free one
@@ -100,71 +100,6 @@ def base_config() -> config_dict.ConfigDict:
     # (about 2x on a 2-core CPU; 1 = one after another, the least memory).
     config.concurrent_methods = DEFAULT_CONCURRENT_METHODS
     config.methods = ("fista_oracle", "linear_probe")
-    # lam_sweep: when non-empty, FISTA-based methods that support it (the
-    # oracle and the frozen-decoder methods) emit one row per lambda, vmapped.
-    # solver (fista_oracle only): "fista", the paper's n_iter FISTA steps from
-    # zero, or "working_set", the Lasso optimum by sparsecomp.working_set
-    # (config.working_set; size is capped at num_latents), for widths where
-    # 100 steps do not converge.
-    config.fista = config_dict.ConfigDict(
-        {"lam": 0.1, "n_iter": 100, "lam_sweep": (), "solver": "fista"})
-    config.working_set = config_dict.ConfigDict(
-        {"size": 64, "inner_iter": 200, "max_rounds": 20, "tol": 1e-3})
-    # Iteration budgets (warm_/cold_<sae>) and round budgets (warm_dl_/cold_dl_<sae>).
-    config.warmstart = config_dict.ConfigDict(
-        {"n_iters": (0, 1, 2, 5, 10, 20, 50, 100, 200, 500),
-         "n_outer": (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)}
-    )
-    # FISTA iterations of the non-negative least squares on an SAE's support.
-    config.support_recovery = config_dict.ConfigDict({"n_iter": 500})
-    config.linear_probe = config_dict.ConfigDict({"alphas": (1e-6, 1e-4, 1e-2, 1.0, 10.0)})
-    config.sae = sae.default_config()
-    config.dl_fista = config_dict.ConfigDict(
-        {"lam": 0.1, "n_iter": 100, "max_rounds": 1000, "tol": 1e-5, "min_rounds": 10,
-         # Also log D every 10 rounds (learning_dynamics).
-         "log_dictionary": False,
-         # The paper: Gaussian atoms, fitted on the val half. "data" draws the
-         # atoms from the samples, "train" fits on the train half and codes val
-         # by FISTA (dl_fista_data and dl_fista_resample set init to "data").
-         "init": "gaussian", "fit_on": "val",
-         # Replace unused / duplicated (|cos| > duplicate_cosine) atoms every
-         # resample_every rounds (dl_fista_resample sets resample).
-         "resample": False, "resample_every": 10, "duplicate_cosine": 0.95,
-         # > 0: end a round's FISTA once an iteration moves the codes by at most
-         # this much relative (0, the paper: all n_iter iterations every round).
-         "inner_tol": 0.0}
-    )
-    # The protocol fixes lam, lr, the step budget and the early-stopping
-    # patience; the plateau schedule's factor/patience and the improvement
-    # threshold rtol are ours (the protocol does not state them). At n = 100
-    # the loss still improves at 50k steps, so all steps run (4-8 ms each per
-    # seed on a 2-core CPU); fewer steps would lower mcc_ood.
-    config.softplus_adam = config_dict.ConfigDict(
-        {
-            "lam": 0.1,
-            "learning_rate": 1e-3,
-            "max_steps": 50_000,
-            "early_stop_patience": 5000,
-            "rtol": 1e-4,
-            "plateau_factor": 0.5,
-            "plateau_patience": 1000,
-            "log_every": 1000,
-        }
-    )
-    # Learners of the scaling study (dictionary_scaling). itkrm: n_iter passes
-    # over the train half; itkrm_stream: fresh batches of batch_size samples.
-    config.itkrm = config_dict.ConfigDict(
-        {"n_iter": 50, "batch_size": 10000, "duplicate_cosine": 0.95}
-    )
-    # dl_online: FISTA codes (n_iter from zero; solver "working_set": the Lasso
-    # optimum with config.working_set) of fresh mini-batches; Mairal's
-    # forgetting (1 - 1/t)^rho; block_size atoms per exact block of the update;
-    # atoms_found logged every log_every mini-batches (0: never).
-    config.dl_online = config_dict.ConfigDict(
-        {"lam": 0.1, "n_iter": 50, "batch_size": 512, "forgetting": "mairal", "rho": 20.0,
-         "block_size": 256, "solver": "fista", "log_every": 100}
-    )
-    config.lista = config_dict.ConfigDict(
-        {"lam": 0.1, "n_layers": 16, "learning_rate": 1e-3, "n_epochs": 200, "batch_size": 64}
-    )
+    for name, section in method_sections().items():
+        config[name] = section
     return config

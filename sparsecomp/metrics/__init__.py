@@ -9,7 +9,7 @@ columns with data-dependent counts run on the host, because their output
 shapes depend on the data.
 
 Matchings wider than ``EXACT_MAX_WIDTH`` columns (the study goes to 100,000
-latents) never form the dense matrix: ``sparsecomp.matching`` computes it in
+latents) never form the dense matrix: ``sparsecomp.metrics.matching`` computes it in
 row blocks, keeps the best ``candidates`` partners per column and solves the
 matching on that sparse candidate graph (a lower bound on the Hungarian
 optimum, equal to it whenever every optimal partner is among the candidates).
@@ -31,7 +31,7 @@ import optax
 import optax.tree_utils as otu
 from scipy.optimize import linear_sum_assignment
 
-from sparsecomp import matching
+from sparsecomp.metrics import matching
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 # Ground-truth columns at or below this variance are treated as never active.
@@ -184,7 +184,7 @@ def latent_mcc(
     than ``EXACT_MAX_WIDTH`` columns): the correlation matrix is computed in
     row blocks of bounded memory, only the ``candidates`` best partners of each
     column of the narrower side are kept, and the matching is solved on them
-    (``sparsecomp.matching``); nothing n x n is formed. Its matching is a
+    (``sparsecomp.metrics.matching``); nothing n x n is formed. Its matching is a
     feasible one, so its MCC is a lower bound on the Hungarian MCC of the same
     problem, and equal to it whenever the optimal partner of every latent is
     among its candidates. That holds for recovered latents; a latent matched
@@ -584,7 +584,7 @@ def dictionary_match(
     Sparse path (``exact=False``, the default above ``EXACT_MAX_WIDTH`` atoms
     on the wider side): the |cos| matrix is computed in row blocks, the
     ``candidates`` best partners of every atom of the narrower dictionary are
-    kept and the matching is solved on them (``sparsecomp.matching``); nothing
+    kept and the matching is solved on them (``sparsecomp.metrics.matching``); nothing
     n x width is formed. It still has min(n, width) pairs, and all statistics
     below are computed from its pairs exactly as on the dense path. Its mean
     cosine is a lower bound on the Hungarian one (a feasible matching) and

@@ -25,7 +25,8 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from sparsecomp.lapack import largest_eigenvalue
+from sparsecomp.blocking import map_row_blocks
+from sparsecomp.linalg import largest_eigenvalue
 
 # On CPU, solve blocks of about this many code entries (2 MiB of float32 per
 # iterate), so the iterates stay in cache: ~1.2x faster at width 1000-5000.
@@ -265,45 +266,6 @@ def _solve(y, dictionary, lam, n_iter, nonneg, z_init, gram, momentum, chunk_siz
         return solver_run(problem, state, n_iter, nonneg=nonneg, momentum=momentum).codes
 
     return map_row_blocks(solve_rows, (y, z_init, lam_rows), resolve_chunk_size(chunk_size, width))
-
-
-def map_row_blocks(solve_rows, rows: tuple[jax.Array, ...], chunk_size: int | None):
-    """``solve_rows(rows)`` for rows that are independent problems, in row blocks.
-
-    Solves equal blocks of at most ``chunk_size`` rows one after another,
-    which bounds the working memory by the block and, on CPU, keeps the
-    iterates in cache. Each block's result is written in place into the full
-    result (no stacked copy: under vmap over seeds, stacking and reshaping
-    cost a transposed copy of every code, 5.8 GiB for 3 seeds at width
-    100,000). The last block ends at the last row, so it may overlap the one
-    before; overlapping rows are solved again, alike.
-
-    Args:
-      solve_rows: maps a tuple of [r, ...] arrays (rows of ``rows``) to a
-        pytree of [r, ...] arrays, row by row.
-      rows: tuple of [batch, ...] arrays (zero-width ones are fine).
-      chunk_size: rows per block (static); ``None`` solves all rows at once.
-
-    Returns:
-      ``solve_rows``'s pytree for all [batch, ...] rows.
-    """
-    batch = rows[0].shape[0]
-    if chunk_size is None or batch <= chunk_size:
-        return solve_rows(rows)
-    n_chunks = -(-batch // chunk_size)
-    block = -(-batch // n_chunks)
-    shapes = jax.eval_shape(
-        solve_rows, tuple(jax.ShapeDtypeStruct((block, *x.shape[1:]), x.dtype) for x in rows))
-
-    def solve_block(index, out):
-        start = jnp.minimum(index * block, batch - block)
-        solved = solve_rows(tuple(jax.lax.dynamic_slice_in_dim(x, start, block) for x in rows))
-        return jax.tree.map(
-            lambda full, part: jax.lax.dynamic_update_slice_in_dim(full, part, start, 0),
-            out, solved)
-
-    out = jax.tree.map(lambda s: jnp.zeros((batch, *s.shape[1:]), s.dtype), shapes)
-    return jax.lax.fori_loop(0, n_chunks, solve_block, out)
 
 
 def fista(

@@ -22,7 +22,7 @@ import ml_collections
 
 from sparsecomp.data import DataSpec, make_spec
 from sparsecomp.errors import ConfigError
-from sparsecomp.methods import get_method, method_info
+from sparsecomp.methods.registry import get_method, method_info
 
 DATA_FIELDS = ("num_latents", "k", "n_samples", "input_dim", "c", "noise", "n_eval")
 # Fields of the DataSpec a method's limits may name (c only derives input_dim).

@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from sparsecomp import distributed
+from sparsecomp.run import distributed
 
 FINAL_STEP = 0
 

@@ -1,4 +1,4 @@
-"""LAPACK-backed linear algebra that stays safe under ``vmap`` on several CPU devices.
+"""Linear algebra shared by the algorithms: safe LAPACK calls and the one column normaliser.
 
 On CPU, ``jnp.linalg.svd``/``eigvalsh`` and ``jax.scipy.linalg.solve`` call
 jaxlib's LAPACK kernels. Given a batch (which ``vmap`` over seeds creates),
@@ -51,3 +51,27 @@ def solve_positive_definite(matrix: jax.Array, rhs: jax.Array) -> jax.Array:
 def thin_svd(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``jnp.linalg.svd(x, full_matrices=False)`` of a [rows, cols] matrix."""
     return jnp.linalg.svd(x, full_matrices=False)
+
+
+def unit_columns(
+    x: jax.Array, *, fallback: jax.Array | None = None, eps: float = 1e-12
+) -> jax.Array:
+    """Columns of ``x`` scaled to unit L2 norm; the one column normaliser.
+
+    A column whose norm is at most ``eps`` (an atom no sample used, say) is
+    left as it is, near zero, or replaced by ``fallback``'s column when given
+    (a zero atom gets a zero gradient in FISTA, so it could never be used
+    again). Other columns are divided by their norm exactly.
+
+    Args:
+      x: [rows, cols] float32.
+      fallback: optional [rows, cols] float32 unit-norm columns.
+      eps: the norm at or below which a column counts as zero.
+
+    Returns:
+      [rows, cols] float32.
+    """
+    norms = jnp.linalg.norm(x, axis=0, keepdims=True)
+    alive = norms > eps
+    unit = x / jnp.where(alive, norms, 1.0)
+    return unit if fallback is None else jnp.where(alive, unit, fallback)

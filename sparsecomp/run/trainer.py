@@ -2,9 +2,9 @@
 
 For each sweep point the trainer draws the data of all seeds at once, runs
 each configured method as one compiled call over the seed axis
-(``jit(vmap(run))``, sharded over devices by ``sparsecomp.sharding``),
+(``jit(vmap(run))``, sharded over devices by ``sparsecomp.run.sharding``),
 evaluates every seed, then commits the (point, method) group: checkpoint,
-curves, and finally the rows (see ``sparsecomp.workdir`` for why that order
+curves, and finally the rows (see ``sparsecomp.run.workdir`` for why that order
 makes any interruption resumable).
 
 Within a point, ``config.concurrent_methods`` methods run at the same time,
@@ -15,7 +15,7 @@ nearly halve a point's time; on an accelerator the calls queue on the device
 while compilation and host-side metrics overlap them. Groups are committed in
 the configured order whatever order they finish in.
 
-In a multi-process run (``sparsecomp.distributed``) every process runs this
+In a multi-process run (``sparsecomp.run.distributed``) every process runs this
 same loop on its share of the seeds, all in the main thread and one method
 at a time: running, gathering outputs and saving checkpoints all issue
 cross-process collectives (Orbax's barriers are device collectives too), and
@@ -40,26 +40,26 @@ import jax
 import ml_collections
 import numpy as np
 
-from sparsecomp import checkpoints, distributed
-from sparsecomp import workdir as wd
 from sparsecomp.data import DataSpec, make_datasets
-from sparsecomp.defaults import base_config
 from sparsecomp.evaluation import dictionary_curves, evaluate
-from sparsecomp.experiment import (
-    concurrent_methods,
-    point_name,
-    point_tags,
-    runs_at,
-    sweep_points,
-)
-from sparsecomp.methods import (
+from sparsecomp.methods.registry import (
     MethodOutput,
     method_info,
     method_variants,
     rows_per_seed,
     with_requirements,
 )
-from sparsecomp.sharding import SeedSharding
+from sparsecomp.run import checkpoints, distributed
+from sparsecomp.run import workdir as wd
+from sparsecomp.run.defaults import base_config
+from sparsecomp.run.sharding import SeedSharding
+from sparsecomp.run.sweep import (
+    concurrent_methods,
+    point_name,
+    point_tags,
+    runs_at,
+    sweep_points,
+)
 from sparsecomp.tables import summarise
 
 RESULTS_TABLE = "results.md"
@@ -75,7 +75,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """Runs every (sweep point, method) of ``config`` not yet finished in ``workdir``.
 
     Args:
-      config: an experiment config (see ``sparsecomp.experiment``).
+      config: an experiment config (see ``sparsecomp.run.sweep``).
       workdir: directory for ``config.json``, ``results.jsonl``,
         ``metrics.jsonl``, ``results.md`` and ``checkpoints/``.
 

@@ -1,0 +1,1 @@
+"""Per-sample sparse coding: pure functions of arrays and numbers (no config, no registry)."""

@@ -1,0 +1,13 @@
+"""Methods: the registry and every method adapter (config section -> pure ``run(key, data)``)."""
+
+from sparsecomp.methods.registry import (  # noqa: F401
+    MethodInfo,
+    MethodOutput,
+    get_method,
+    method_info,
+    method_variants,
+    register_method,
+    registered_methods,
+    rows_per_seed,
+    with_requirements,
+)

@@ -1,0 +1,1 @@
+"""Running experiments: config validation, the trainer, workdirs, checkpoints, sharding."""
