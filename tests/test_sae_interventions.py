@@ -130,8 +130,8 @@ def test_requirements_come_first_and_cycles_are_refused():
     assert methods.with_requirements(("fista_oracle", "fista+relu", "refined_relu")) == (
         "fista_oracle", "sae_relu", "fista+relu", "refined_relu")
 
-    @methods.register_method("_cycle_a", requires=("_cycle_b",))
-    @methods.register_method("_cycle_b", requires=("_cycle_a",))
+    @methods.register_method("_cycle_a", requires=("_cycle_b",), replace=True)
+    @methods.register_method("_cycle_b", requires=("_cycle_a",), replace=True)
     def make(config, spec):
         raise AssertionError("never built")
 

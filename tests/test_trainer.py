@@ -134,14 +134,14 @@ def test_one_method_at_a_time_gives_the_same_rows_in_the_same_order(finished_run
 
 
 def test_a_failing_method_stops_its_dependants_without_hanging(tmp_path):
-    @sparsecomp.register_method("test_failing")
+    @sparsecomp.register_method("test_failing", replace=True)
     def make_failing(config, spec):
         def run(key, data):
             raise ValueError("test_failing broke")
 
         return run
 
-    @sparsecomp.register_method("test_dependant", requires=("test_failing",))
+    @sparsecomp.register_method("test_dependant", requires=("test_failing",), replace=True)
     def make_dependant(config, spec):
         def run(key, data, inputs):
             return sparsecomp.MethodOutput(codes_val=data.z_val, codes_ood=data.z_ood)
@@ -214,7 +214,7 @@ def test_cli_refuses_invalid_configs_without_traceback(tmp_path, override, messa
 
 
 def test_nonfinite_seed_is_flagged_not_averaged(tmp_path, capsys):
-    @sparsecomp.register_method("test_diverging")
+    @sparsecomp.register_method("test_diverging", replace=True)
     def make_diverging(config, spec):
         def run(key, data):  # "diverges" on a random half of the seeds
             codes_val = data.z_val * jax.random.uniform(key, ())

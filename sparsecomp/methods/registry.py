@@ -18,7 +18,7 @@ seed (one per lambda, iteration budget, ...) declares ``variants(config) ->
 
 A notebook adds a method without editing the library::
 
-    @sparsecomp.register_method("my_solver")
+    @sparsecomp.register_method("my_solver", replace=True)  # replace: re-running the cell
     def make_my_solver(config, spec):
         def run(key, data):
             ...
@@ -68,19 +68,48 @@ MethodFactory = Callable[[ml_collections.ConfigDict, DataSpec], MethodFn]
 VariantsFn = Callable[[ml_collections.ConfigDict], tuple[str, tuple] | None]
 
 
+# What a method is, for reports and figures (which never parse method names).
+FAMILIES = (
+    "oracle",  # FISTA on the true dictionary
+    "probe",  # the supervised linear baseline
+    "sae",  # an SAE's own encoder
+    "fista_on_sae",  # FISTA from zero on a dictionary derived from an SAE's decoder
+    "refined",  # FISTA on an SAE's decoder, warm-started from its codes
+    "support_lstsq",  # an SAE's support, magnitudes re-fitted
+    "warmstart_encoder",  # FISTA budgets from an SAE's codes / from zero
+    "warmstart_decoder",  # DL-FISTA round budgets from an SAE's decoder / from random
+    "dictionary_learning",  # a learned dictionary coded per sample
+    "lasso",  # a learner's dictionary coded at the Lasso optimum
+    "lista",  # a learned unrolled encoder
+    "custom",  # registered by a user (notebooks)
+)
+
+
 class MethodInfo(NamedTuple):
     """A registry entry."""
 
     factory: MethodFactory
     requires: tuple[str, ...]  # methods whose params ``run`` receives as ``inputs``
     variants: VariantsFn | None  # rows per seed beyond one, from the config
+    family: str  # one of FAMILIES
+    sae_type: str | None  # the SAE type (``sae_<type>``) a method is or builds on
+    # A method whose rows this one's equal (same factory, config and PRNG key):
+    # the trainer computes it once per point and writes the rows under both names.
+    same_as: str | None
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
 
 
 def register_method(
-    name: str, *, requires: tuple[str, ...] = (), variants: VariantsFn | None = None
+    name: str,
+    *,
+    requires: tuple[str, ...] = (),
+    variants: VariantsFn | None = None,
+    family: str = "custom",
+    sae_type: str | None = None,
+    same_as: str | None = None,
+    replace: bool = False,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator registering ``make(config, spec) -> run`` under ``name``.
 
@@ -90,12 +119,25 @@ def register_method(
         then called as ``run(key, data, inputs)`` with ``inputs[required]``.
       variants: ``variants(config) -> (tag, values)`` for methods that emit one
         row per value (e.g. ``("lam", (0.01, 0.1))``), or ``None`` for one row.
+      family: what the method is (one of ``FAMILIES``), for reports and figures.
+      sae_type: the SAE type it is or builds on (``"relu"``, ..., ``"MP"``).
+      same_as: a registered method whose rows this one's equal by
+        construction; the trainer then runs the computation once per point.
+      replace: allow replacing an existing entry (notebooks re-running a cell).
 
-    Re-registering a name replaces the previous entry (handy in notebooks).
+    Raises:
+      ValueError: for a name already registered (unless ``replace``), or an
+        unknown family.
     """
+    if family not in FAMILIES:
+        raise ValueError(f"family={family!r} is invalid: choose one of {FAMILIES}")
+    if name in _REGISTRY and not replace:
+        raise ValueError(f"method {name!r} is already registered; pass replace=True to "
+                         "replace it")
 
     def decorator(factory: MethodFactory) -> MethodFactory:
-        _REGISTRY[name] = MethodInfo(factory, tuple(requires), variants)
+        _REGISTRY[name] = MethodInfo(factory, tuple(requires), variants, family, sae_type,
+                                     same_as)
         return factory
 
     return decorator
