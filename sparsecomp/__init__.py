@@ -33,8 +33,6 @@ from sparsecomp import (  # noqa: F401  (importing registers the methods)
     online_dictionary,
     oracle,
     probe,
-    sae,
-    sae_interventions,
 )
 from sparsecomp.coding.fista import fista, ista
 from sparsecomp.data import (
@@ -47,15 +45,17 @@ from sparsecomp.data import (
 )
 from sparsecomp.errors import ConfigError
 from sparsecomp.evaluation import evaluate
+from sparsecomp.methods import sae as sae_methods  # noqa: F401  (not `sae`: the package)
+from sparsecomp.methods import sae_derived  # noqa: F401
 from sparsecomp.methods.registry import (
     MethodOutput,
     get_method,
     register_method,
     registered_methods,
 )
+from sparsecomp.methods.sae_derived import TrainedSAE
 from sparsecomp.metrics import dictionary_match, latent_mcc
 from sparsecomp.run.trainer import train_and_evaluate
-from sparsecomp.sae_interventions import TrainedSAE
 from sparsecomp.tables import summarise
 
 __all__ = [
