@@ -29,10 +29,8 @@ from sparsecomp import (  # noqa: F401  (importing registers the methods)
     dictionary_learning,
     itkrm,
     learned_lasso,
-    lista,
+    methods,
     online_dictionary,
-    oracle,
-    probe,
     sae,
     sae_interventions,
 )
@@ -46,7 +44,6 @@ from sparsecomp.data import (
     make_spec,
 )
 from sparsecomp.errors import ConfigError
-from sparsecomp.evaluation import evaluate
 from sparsecomp.methods.registry import (
     MethodOutput,
     get_method,
@@ -54,6 +51,7 @@ from sparsecomp.methods.registry import (
     registered_methods,
 )
 from sparsecomp.metrics import dictionary_match, latent_mcc
+from sparsecomp.metrics.rows import evaluate
 from sparsecomp.run.trainer import train_and_evaluate
 from sparsecomp.sae_interventions import TrainedSAE
 from sparsecomp.tables import summarise

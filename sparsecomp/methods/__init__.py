@@ -1,5 +1,6 @@
 """Methods: the registry and every method adapter (config section -> pure ``run(key, data)``)."""
 
+from sparsecomp.methods import linear_probe, lista, oracle  # noqa: F401  (registers them)
 from sparsecomp.methods.registry import (  # noqa: F401
     MethodInfo,
     MethodOutput,
