@@ -53,9 +53,11 @@ def _unit_centred_columns(x: jax.Array) -> jax.Array:
       x: [N, d] float32.
 
     Returns:
-      [N, d] float32; constant columns become all-zero (correlation 0, not NaN).
+      [N, d] float32; constant columns (and columns holding a NaN) become
+      all-zero (correlation 0, not NaN).
     """
-    return unit_columns(x - _column_centre(x), eps=0.0)
+    centred = x - _column_centre(x)
+    return unit_columns(centred, fallback=jnp.zeros_like(centred), eps=0.0)
 
 
 _unit_centred_columns_jit = jax.jit(_unit_centred_columns)
