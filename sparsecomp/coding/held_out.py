@@ -2,8 +2,7 @@
 
 Shared by the methods that code val and OOD with a solver on a dictionary
 they do not change: ``fista_oracle`` (the true mixing matrix) and
-``lasso+<learner>`` (a learner's dictionary), and by learners coding their
-held-out splits.
+``lasso+<learner>`` (a learner's dictionary).
 
 Each split is solved on its own rather than the two stacked: slicing the
 stacked codes apart copies them (with 3 seeds at width 100,000 the compiled
