@@ -29,10 +29,8 @@ from sparsecomp import (  # noqa: F401  (importing registers the methods)
     dictionary_learning,
     itkrm,
     learned_lasso,
-    lista,
+    methods,
     online_dictionary,
-    oracle,
-    probe,
 )
 from sparsecomp.coding.fista import fista, ista
 from sparsecomp.data import (
@@ -44,9 +42,6 @@ from sparsecomp.data import (
     make_spec,
 )
 from sparsecomp.errors import ConfigError
-from sparsecomp.evaluation import evaluate
-from sparsecomp.methods import sae as sae_methods  # noqa: F401  (not `sae`: the package)
-from sparsecomp.methods import sae_derived  # noqa: F401
 from sparsecomp.methods.registry import (
     MethodOutput,
     get_method,
@@ -55,6 +50,7 @@ from sparsecomp.methods.registry import (
 )
 from sparsecomp.methods.sae_derived import TrainedSAE
 from sparsecomp.metrics import dictionary_match, latent_mcc
+from sparsecomp.metrics.rows import evaluate
 from sparsecomp.run.trainer import train_and_evaluate
 from sparsecomp.tables import summarise
 

@@ -7,7 +7,7 @@ right while its codes are not. ``lasso+<learner>`` restores the learner's
 dictionary from its checkpoint (no retraining) and codes val and OOD with
 ``sparsecomp.coding.working_set`` (``config.working_set``, ``config.fista.lam``), as
 ``fista_oracle`` does with ``fista.solver = "working_set"``
-(``oracle.working_set_val_and_ood``). Rows carry the
+(``coding.held_out.working_set_val_and_ood``). Rows carry the
 learner's dictionary metrics, ``solver_rounds`` and ``kkt_violation``
 (largest over val and OOD, relative to lam).
 """
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from sparsecomp.coding.held_out import working_set_val_and_ood
 from sparsecomp.methods.registry import MethodOutput, register_method
 from sparsecomp.methods.sections import working_set_options
-from sparsecomp.oracle import working_set_val_and_ood
 
 # Learners whose ``params["dictionary"]`` is the learned [input_dim, width] dictionary.
 LEARNERS = ("dl_fista", "dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_stream",
@@ -34,7 +34,7 @@ def _make(learner: str):
             del key  # deterministic given the dictionary and the data
             dictionary = jnp.asarray(inputs[learner]["dictionary"])
             (codes_val, codes_ood), scalars = working_set_val_and_ood(
-                data, dictionary, lam=lam, options=options)
+                data.y_val, data.y_ood, dictionary, lam=lam, **options)
             return MethodOutput(codes_val=codes_val, codes_ood=codes_ood, dictionary=dictionary,
                                 scalars=scalars)
 

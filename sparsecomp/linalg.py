@@ -65,7 +65,8 @@ def unit_columns(
 
     Args:
       x: [rows, cols] float32.
-      fallback: optional [rows, cols] float32 unit-norm columns.
+      fallback: optional [rows, cols] float32 columns taken instead of the
+        dead ones (unit-norm atoms; zeros for the metrics' correlations).
       eps: the norm at or below which a column counts as zero.
 
     Returns:

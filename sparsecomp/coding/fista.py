@@ -25,7 +25,7 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from sparsecomp.blocking import map_row_blocks
+from sparsecomp.blocking import even_chunk, map_rows
 from sparsecomp.linalg import largest_eigenvalue
 
 # On CPU, solve blocks of about this many code entries (2 MiB of float32 per
@@ -265,7 +265,8 @@ def _solve(y, dictionary, lam, n_iter, nonneg, z_init, gram, momentum, chunk_siz
         state = solver_init(problem, z_rows)
         return solver_run(problem, state, n_iter, nonneg=nonneg, momentum=momentum).codes
 
-    return map_row_blocks(solve_rows, (y, z_init, lam_rows), resolve_chunk_size(chunk_size, width))
+    chunk = even_chunk(batch, resolve_chunk_size(chunk_size, width))
+    return map_rows(solve_rows, (y, z_init, lam_rows), chunk)
 
 
 def fista(

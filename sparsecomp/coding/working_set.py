@@ -47,7 +47,7 @@ from typing import Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from sparsecomp.blocking import map_row_blocks
+from sparsecomp.blocking import even_chunk, map_rows
 from sparsecomp.coding.fista import (
     LassoProblem,
     resolve_chunk_size,
@@ -228,4 +228,5 @@ def working_set_lasso(
         return _solve_block(rows[0], dictionary, lam, size=size, inner_iter=inner_iter,
                             max_rounds=max_rounds, tol=tol, nonneg=nonneg)
 
-    return map_row_blocks(solve_rows, (y,), resolve_chunk_size(chunk_size, width))
+    chunk = even_chunk(y.shape[0], resolve_chunk_size(chunk_size, width))
+    return map_rows(solve_rows, (y,), chunk)

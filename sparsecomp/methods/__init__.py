@@ -1,5 +1,12 @@
 """Methods: the registry and every method adapter (config section -> pure ``run(key, data)``)."""
 
+from sparsecomp.methods import (  # noqa: F401  (importing an adapter registers its methods)
+    linear_probe,
+    lista,
+    oracle,
+    sae,
+    sae_derived,
+)
 from sparsecomp.methods.registry import (  # noqa: F401
     MethodInfo,
     MethodOutput,

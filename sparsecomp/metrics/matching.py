@@ -59,12 +59,30 @@ import numpy as np
 from scipy.sparse import csc_array, csr_array
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+from sparsecomp.blocking import map_column_blocks, map_rows
+
 _HIGHEST = jax.lax.Precision.HIGHEST
+# Matchings whose wider side has more columns than this use the sparse
+# candidate path by default (a dense 4096^2 float32 matrix is 64 MiB and the
+# Hungarian algorithm takes seconds; both grow as n^2 and n^3).
+EXACT_MAX_WIDTH = 4096
+# Partners kept per column of the narrower side on the sparse path.
+CANDIDATES = 64
 # Largest float32 block of |x^T y| held at once (256 MiB).
 BLOCK_BYTES = 2**28
 # Rounds of candidate matching; later rounds only run on the rows the
 # earlier ones left unmatched (Hall's condition failing on the candidates).
 _MAX_ROUNDS = 3
+
+
+def use_exact(exact: bool | None, width: int) -> bool:
+    """Whether to match densely: ``exact``, or when ``None`` up to ``EXACT_MAX_WIDTH`` columns.
+
+    Args:
+      exact: True (dense Hungarian), False (sparse candidates) or None (by width).
+      width: columns of the wider side.
+    """
+    return width <= EXACT_MAX_WIDTH if exact is None else bool(exact)
 
 
 class Matching(NamedTuple):
@@ -76,21 +94,24 @@ class Matching(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames=("block", "k"))
-def _block_top_k(x, y, start, *, block: int, k: int):
-    """The k largest |x_i . y_j| of each of ``block`` columns i of x from ``start``.
+def _top_k_partners(x, y, *, block: int, k: int):
+    """The k largest |x_i . y_j| of every column i of x, ``block`` columns of x at a time.
 
     Args:
       x: [d, p] float32.
       y: [d, q] float32.
-      start: [] int, first column of the block (start + block <= p).
       block: columns of x per block (static).
       k: candidates per column of x (static, <= q).
 
     Returns:
-      ([block, k] float32 values, descending; [block, k] int32 columns of y).
+      ([p, k] float32 values, descending; [p, k] int32 columns of y).
     """
-    x_block = jax.lax.dynamic_slice_in_dim(x, start, block, axis=1)
-    return jax.lax.top_k(jnp.abs(jnp.matmul(x_block.T, y, precision=_HIGHEST)), k)
+
+    def top_k(columns, start):
+        del start
+        return jax.lax.top_k(jnp.abs(jnp.matmul(columns, y, precision=_HIGHEST)), k)
+
+    return map_column_blocks(top_k, x, block)
 
 
 def _candidates(x, y, k: int, block_bytes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,15 +122,8 @@ def _candidates(x, y, k: int, block_bytes: int) -> tuple[np.ndarray, np.ndarray]
     """
     p, q = x.shape[1], y.shape[1]
     block = int(max(1, min(p, block_bytes // (4 * q))))
-    # One block shape for all calls (one compilation): the last block is
-    # shifted back to end at p and overlaps the one before it.
-    starts = [min(s, p - block) for s in range(0, p, block)]
-    blocks = [_block_top_k(x, y, s, block=block, k=k) for s in starts]  # dispatched async
-    values = np.empty((p, k), np.float32)
-    index = np.empty((p, k), np.int64)
-    for s, (v, i) in zip(starts, blocks, strict=True):
-        values[s : s + block], index[s : s + block] = np.asarray(v), np.asarray(i)
-    return values, index
+    values, index = _top_k_partners(x, y, block=block, k=k)
+    return np.array(values, np.float32), np.array(index, np.int64)
 
 
 def _column_moments(a) -> tuple[np.ndarray, np.ndarray]:
@@ -241,20 +255,21 @@ def _solve_candidates(values, index, q: int):
     return rows.astype(np.int64), cols.astype(np.int64), weights
 
 
-@jax.jit
-def _paired_abs_dot(x, y, rows, cols):
-    """|x[:, rows[t]] . y[:, cols[t]]| for every t: [c] float32."""
-    return jnp.abs(jnp.sum(x[:, rows] * y[:, cols], axis=0))
+@functools.partial(jax.jit, static_argnames="chunk")
+def _paired_abs_dot(x, y, rows, cols, *, chunk: int):
+    """|x[:, rows[t]] . y[:, cols[t]]| for every t, ``chunk`` pairs at a time: [c] float32."""
+
+    def weights(pairs):
+        r, c = pairs
+        return jnp.abs(jnp.sum(x[:, r] * y[:, c], axis=0))
+
+    return map_rows(weights, (rows, cols), chunk)
 
 
 def _pair_weights(x, y, rows, cols, block_bytes: int) -> np.ndarray:
     """``_paired_abs_dot`` in chunks of pairs, so the gathered columns stay small."""
     chunk = int(max(1, block_bytes // (8 * x.shape[0])))
-    out = [
-        np.asarray(_paired_abs_dot(x, y, rows[s : s + chunk], cols[s : s + chunk]))
-        for s in range(0, rows.size, chunk)
-    ]
-    return np.concatenate(out) if out else np.zeros((0,), np.float32)
+    return np.asarray(_paired_abs_dot(x, y, rows, cols, chunk=chunk))
 
 
 def max_abs_dot_matching(x, y, *, candidates: int, block_bytes: int | None = None,

@@ -41,7 +41,6 @@ import ml_collections
 import numpy as np
 
 from sparsecomp.data import DataSpec, make_datasets
-from sparsecomp.evaluation import dictionary_curves, evaluate
 from sparsecomp.methods.registry import (
     MethodOutput,
     method_info,
@@ -49,6 +48,7 @@ from sparsecomp.methods.registry import (
     rows_per_seed,
     with_requirements,
 )
+from sparsecomp.metrics.rows import dictionary_curves, evaluate
 from sparsecomp.run import checkpoints, distributed
 from sparsecomp.run import workdir as wd
 from sparsecomp.run.defaults import base_config

@@ -7,7 +7,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_array
 
 from sparsecomp import metrics
-from sparsecomp.metrics import matching
+from sparsecomp.metrics import correlation, dictionary, matching
 
 
 def _sparse_latents(rng, n_samples, num_latents, p_active=0.1):
@@ -87,7 +87,7 @@ def test_sparse_mcc_codes_wider_is_the_rectangular_optimum():
     z[:, 600:] = 0.0
     codes = np.concatenate([_codes("noisy", rng, z), rng.standard_normal((400, 300))], axis=1)
     sparse = metrics.latent_matching(z, codes, ood=False, exact=False)
-    corr = np.asarray(metrics._abs_correlation(jnp.asarray(z[:, :600]), jnp.asarray(codes)))
+    corr = np.asarray(correlation._abs_correlation(jnp.asarray(z[:, :600]), jnp.asarray(codes)))
     rows, cols = linear_sum_assignment(corr, maximize=True)
     np.testing.assert_allclose(sparse.mcc, corr[rows, cols].mean(), atol=1e-6)
     np.testing.assert_array_equal(sparse.true_index, rows)
@@ -108,7 +108,7 @@ def _sparse_codes(rng, z, width, p_noise=0.02):
 def _assert_cooccurrence_candidates_are_the_blocked_ones(z, codes, k):
     """``correlation_candidates`` equals ``_candidates`` on unit columns; returns its columns."""
     values, index = matching.correlation_candidates(z, codes, k)
-    unit = metrics._unit_centred_columns
+    unit = correlation._unit_centred_columns
     want_values, want_index = matching._candidates(
         unit(jnp.asarray(z)), unit(jnp.asarray(codes)), k, matching.BLOCK_BYTES)
     np.testing.assert_allclose(np.sort(values, axis=1), np.sort(want_values, axis=1), atol=1e-5)
@@ -168,7 +168,7 @@ def test_sparse_mcc_of_sparse_codes_uses_cooccurrences_with_the_same_result(ood,
     codes = _sparse_codes(rng, z, 1500)
     cooccurrence = metrics.latent_matching(z, codes, ood=ood, exact=False)
     assert calls == [1]
-    monkeypatch.setattr(metrics, "SPARSE_DENSITY", 0.0)
+    monkeypatch.setattr(correlation, "SPARSE_DENSITY", 0.0)
     blocked = metrics.latent_matching(z, codes, ood=ood, exact=False)
     assert calls == [1]
     _assert_same_matching(blocked, cooccurrence)
@@ -248,15 +248,16 @@ def test_automatic_dispatch_by_width_and_nothing_dense_on_the_sparse_path(monkey
     def forbidden(*args, **kwargs):
         raise AssertionError("dense path used")
 
-    monkeypatch.setattr(metrics, "EXACT_MAX_WIDTH", 299)
-    for name in ("linear_sum_assignment", "_abs_correlation", "_abs_cosine"):
-        monkeypatch.setattr(metrics, name, forbidden)
+    monkeypatch.setattr(matching, "EXACT_MAX_WIDTH", 299)
+    for module, name in ((correlation, "linear_sum_assignment"), (correlation, "_abs_correlation"),
+                         (dictionary, "linear_sum_assignment"), (dictionary, "_abs_cosine")):
+        monkeypatch.setattr(module, name, forbidden)
     np.testing.assert_allclose(metrics.latent_mcc(z, codes, ood=False), expected[0], atol=1e-6)
     np.testing.assert_allclose(metrics.dictionary_match(true, true)[:4], expected[1][:4], atol=1e-6)
     with pytest.raises(AssertionError, match="dense path"):
         metrics.latent_mcc(z, codes, ood=False, exact=True)
     monkeypatch.setattr(metrics.matching, "max_abs_dot_matching", forbidden)
-    monkeypatch.setattr(metrics, "EXACT_MAX_WIDTH", 300)
+    monkeypatch.setattr(matching, "EXACT_MAX_WIDTH", 300)
     with pytest.raises(AssertionError, match="dense path"):
         metrics.latent_mcc(z, codes, ood=False)
 

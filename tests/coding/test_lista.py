@@ -1,15 +1,13 @@
-"""LISTA: equals ISTA at initialisation, training lowers its loss, the method runs."""
+"""LISTA: equals ISTA at initialisation, training lowers its loss."""
 
 import chex
 import jax
-import ml_collections
 import numpy as np
 import pytest
 
 from sparsecomp.coding.fista import ista
+from sparsecomp.coding.lista import lista_apply, lista_init, lista_loss, lista_train
 from sparsecomp.data import make_datasets, make_spec
-from sparsecomp.lista import lista_apply, lista_init, lista_loss, lista_train
-from sparsecomp.methods.registry import get_method
 
 SPEC = make_spec(num_latents=20, k=3, n_samples=400)
 KEYS = jax.random.split(jax.random.key(0), 2)
@@ -51,15 +49,3 @@ def test_training_lowers_the_loss(datasets):
     after = lista_loss(trained, data.y_train, data.mixing, 0.1)
     assert after < 0.9 * before, (before, after)
     assert epoch_loss[-1] < epoch_loss[0]
-
-
-def test_registered_method_runs_under_vmap(datasets):
-    config = ml_collections.ConfigDict()
-    config.lista = ml_collections.ConfigDict(
-        {"lam": 0.1, "n_layers": 3, "learning_rate": 1e-3, "n_epochs": 2, "batch_size": 64}
-    )
-    out = jax.jit(jax.vmap(get_method("lista")(config, SPEC)))(KEYS, datasets)
-    chex.assert_shape(out.codes_val, (2, SPEC.n_val, SPEC.num_latents))
-    chex.assert_shape(out.codes_ood, (2, SPEC.n_ood, SPEC.num_latents))
-    np.testing.assert_array_equal(out.curves["step"][0], [1, 2])
-    assert (out.codes_ood >= 0).all()

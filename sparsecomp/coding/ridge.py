@@ -1,10 +1,13 @@
-"""The linear probe: ridge regression from observations to latents.
+"""Ridge regression with its alpha chosen by exact leave-one-out (the ridge baseline).
 
 Section 3 of the protocol (arXiv 2603.28744): the supervised ceiling for linear
-read-outs. Ridge regression from ``y_train`` to ``z_train`` without intercept,
+read-outs. Ridge regression from observations to latents without intercept,
 with one alpha for all latents chosen by leave-one-out cross-validation, as
-scikit-learn's ``RidgeCV(alphas, fit_intercept=False)`` does. Its predictions
-on the val and OOD observations are the method's codes.
+scikit-learn's ``RidgeCV(alphas, fit_intercept=False)`` does. The method
+``linear_probe`` (``sparsecomp.methods.linear_probe``) fits it on
+``y_train -> z_train``; its predictions on val and OOD are the codes. (Not to
+be confused with ``sparsecomp.metrics.probe``, the logistic-regression probe
+accuracy metric.)
 """
 
 from __future__ import annotations
@@ -16,15 +19,14 @@ import jax
 import jax.numpy as jnp
 
 from sparsecomp.linalg import thin_svd
-from sparsecomp.methods.registry import MethodOutput, register_method
 
 DEFAULT_ALPHAS = (1e-6, 1e-4, 1e-2, 1.0, 10.0)
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
-class RidgeProbe(NamedTuple):
-    """A fitted ridge probe (add a leading seed axis under vmap)."""
+class RidgeFit(NamedTuple):
+    """A fitted ridge regression (add a leading seed axis under vmap)."""
 
     weights: jax.Array  # [input_dim, num_latents] float32; predictions are y @ weights
     alpha: jax.Array  # [] float32, the alpha with the smallest LOO error
@@ -35,7 +37,7 @@ def fit_ridge_loo(
     y_train: jax.Array,
     z_train: jax.Array,
     alphas: Sequence[float] | jax.Array = DEFAULT_ALPHAS,
-) -> RidgeProbe:
+) -> RidgeFit:
     """Ridge regression without intercept, alpha chosen by exact leave-one-out.
 
     For each alpha, ``W = argmin ||z - y W||^2 + alpha ||W||^2``. With the thin
@@ -54,7 +56,7 @@ def fit_ridge_loo(
       alphas: [A] candidate regularisation strengths (> 0); a tuple or array.
 
     Returns:
-      A ``RidgeProbe``.
+      A ``RidgeFit``.
 
     References:
       Golub, Heath & Wahba 1979 (closed-form leave-one-out for ridge);
@@ -86,33 +88,17 @@ def fit_ridge_loo(
     errors = jax.lax.map(loo_mse, alphas)
     alpha = alphas[jnp.argmin(errors)]
     weights = jnp.matmul(vt.T, (s / (s2 + alpha))[:, None] * u_z, precision=_HIGHEST)
-    return RidgeProbe(weights=weights, alpha=alpha, loo_mse=errors)
+    return RidgeFit(weights=weights, alpha=alpha, loo_mse=errors)
 
 
-@register_method("linear_probe")
-def make_linear_probe(config, spec):
-    """Factory of the ``linear_probe`` method (reads ``config.linear_probe.alphas``).
+def ridge_predict(fit: RidgeFit, y: jax.Array) -> jax.Array:
+    """Predictions ``y @ weights`` of a fitted ridge regression.
 
     Args:
-      config: the experiment ``ConfigDict``; section ``linear_probe`` with
-        field ``alphas`` (sequence of floats).
-      spec: the sweep point's ``DataSpec`` (unused: the probe has no sizes to set).
+      fit: a ``RidgeFit``.
+      y: [batch, input_dim] float32 observations.
 
     Returns:
-      ``run(key, data) -> MethodOutput`` with the probe's predictions on val
-      and OOD as codes, its weights as params and the chosen alpha as a scalar.
+      [batch, num_latents] float32.
     """
-    del spec
-    alphas = tuple(config.linear_probe.alphas)
-
-    def run(key, data):
-        del key  # deterministic: ridge regression has no randomness
-        probe = fit_ridge_loo(data.y_train, data.z_train, alphas)
-        return MethodOutput(
-            codes_val=jnp.matmul(data.y_val, probe.weights, precision=_HIGHEST),
-            codes_ood=jnp.matmul(data.y_ood, probe.weights, precision=_HIGHEST),
-            params={"weights": probe.weights},
-            scalars={"alpha": probe.alpha},
-        )
-
-    return run
+    return jnp.matmul(y, fit.weights, precision=_HIGHEST)

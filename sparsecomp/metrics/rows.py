@@ -1,6 +1,7 @@
 """Every metric of one seed's method output, as a flat dict of row fields.
 
-Runs on the host (Hungarian matching is scipy); called once per seed.
+The public ``sparsecomp.evaluate``. Runs on the host (Hungarian matching is
+scipy); called once per seed.
 """
 
 from __future__ import annotations
@@ -9,9 +10,14 @@ import math
 
 import numpy as np
 
-from sparsecomp import metrics
 from sparsecomp.data import Dataset
 from sparsecomp.methods.registry import MethodOutput
+from sparsecomp.metrics.auc import best_feature_auc
+from sparsecomp.metrics.correlation import latent_matching, latent_mcc
+from sparsecomp.metrics.dictionary import dictionary_match
+from sparsecomp.metrics.probe import probe_accuracy
+from sparsecomp.metrics.reconstruction import reconstruction
+from sparsecomp.metrics.support import support_recovery
 
 
 def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
@@ -37,22 +43,22 @@ def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
     if diverged or not all(np.isfinite(np.asarray(a)).all() for a in arrays):
         return {"nonfinite": True}
     z_val = np.asarray(data.z_val)  # dense OOD codes only while their MCC needs them
-    id_match = metrics.latent_matching(z_val, codes_val, ood=False)
+    id_match = latent_matching(z_val, codes_val, ood=False)
     row = {
         "mcc_iid": id_match.mcc,
-        "mcc_ood": metrics.latent_mcc(np.asarray(data.z_ood), codes_ood, ood=True),
+        "mcc_ood": latent_mcc(np.asarray(data.z_ood), codes_ood, ood=True),
     }
-    row["acc_iid"], row["acc_ood"] = metrics.probe_accuracy(
+    row["acc_iid"], row["acc_ood"] = probe_accuracy(
         codes_val, np.asarray(data.label_val), codes_ood, np.asarray(data.label_ood)
     )
-    row["auc_iid"], row["auc_ood"] = metrics.best_feature_auc(
+    row["auc_iid"], row["auc_ood"] = best_feature_auc(
         codes_val, np.asarray(data.label_val), codes_ood, np.asarray(data.label_ood)
     )
     if output.dictionary is not None:
         row.update(_dictionary_metrics(data, output, z_val, codes_val, codes_ood))
     else:
         row.update(
-            metrics.support_recovery(z_val, codes_val, id_match.true_index, id_match.code_index)
+            support_recovery(z_val, codes_val, id_match.true_index, id_match.code_index)
         )
     return {name: _plain(value) for name, value in row.items()}
 
@@ -60,7 +66,7 @@ def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
 def _dictionary_metrics(data, output, z_val, codes_val, codes_ood) -> dict:
     dictionary = np.asarray(output.dictionary)
     bias = None if output.decoder_bias is None else np.asarray(output.decoder_bias)
-    match = metrics.dictionary_match(np.asarray(data.mixing), dictionary)
+    match = dictionary_match(np.asarray(data.mixing), dictionary)
     row = {
         "dict_mean_cosine": match.mean_cosine,
         "dict_mean_angular_error": match.mean_angular_error,
@@ -68,12 +74,12 @@ def _dictionary_metrics(data, output, z_val, codes_val, codes_ood) -> dict:
         "dict_frac_close": match.frac_close,
     }
     row.update(
-        metrics.support_recovery(z_val, codes_val, match.true_index, match.learned_index)
+        support_recovery(z_val, codes_val, match.true_index, match.learned_index)
     )
-    row["mse_iid"], row["l0_iid"] = metrics.reconstruction(
+    row["mse_iid"], row["l0_iid"] = reconstruction(
         np.asarray(data.y_val), codes_val, dictionary, bias
     )
-    row["mse_ood"], row["l0_ood"] = metrics.reconstruction(
+    row["mse_ood"], row["l0_ood"] = reconstruction(
         np.asarray(data.y_ood), codes_ood, dictionary, bias
     )
     return row
@@ -95,7 +101,7 @@ def dictionary_curves(mixing: np.ndarray, snapshots: np.ndarray) -> dict[str, np
     out = {name: np.full(snapshots.shape[:2], np.nan) for name in names}
     for i, j in np.ndindex(*snapshots.shape[:2]):
         if np.isfinite(snapshots[i, j]).all():
-            match = metrics.dictionary_match(mixing[i], snapshots[i, j])
+            match = dictionary_match(mixing[i], snapshots[i, j])
             out[names[0]][i, j] = match.mean_cosine
             out[names[1]][i, j] = match.mean_norm_ratio
             out[names[2]][i, j] = match.frac_close

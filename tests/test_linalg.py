@@ -1,11 +1,11 @@
-"""LAPACK wrappers: vmap runs them one matrix at a time with the batched call's numbers."""
+"""LAPACK wrappers (vmap runs them one matrix at a time, same numbers) and the column normaliser."""
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sparsecomp.linalg import largest_eigenvalue, solve_positive_definite, thin_svd
+from sparsecomp.linalg import largest_eigenvalue, solve_positive_definite, thin_svd, unit_columns
 
 
 def _spd(key, batch, size):
@@ -34,3 +34,14 @@ def test_unbatched_arguments_are_shared_and_nested_vmap_works():
     )
     chex.assert_shape(solved, (4, 2, 5, 1))
     np.testing.assert_allclose(solved, jnp.linalg.solve(matrix, rhs), rtol=1e-4, atol=1e-5)
+
+
+def test_unit_columns_leaves_zero_columns_or_takes_the_fallback():
+    x = jnp.array([[3.0, 0.0, 1e-13], [4.0, 0.0, 0.0]])
+    np.testing.assert_allclose(unit_columns(x), [[0.6, 0.0, 1e-13], [0.8, 0.0, 0.0]], rtol=1e-6)
+    # eps=0: every non-zero column is scaled, however small (the metrics' normaliser).
+    np.testing.assert_allclose(unit_columns(x, eps=0.0), [[0.6, 0.0, 1.0], [0.8, 0.0, 0.0]],
+                               rtol=1e-6)
+    fallback = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])
+    np.testing.assert_allclose(unit_columns(x, fallback=fallback),
+                               [[0.6, 0.0, 0.0], [0.8, 1.0, 1.0]], rtol=1e-6)

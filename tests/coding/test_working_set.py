@@ -8,11 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import sparsecomp
 from sparsecomp.coding.fista import fista
 from sparsecomp.coding.working_set import eigenvalue_bound, kkt_violation, working_set_lasso
-from sparsecomp.errors import ConfigError
-from sparsecomp.run.defaults import base_config
 
 
 def _problem(seed=0, batch=40, input_dim=30, width=400, k=4):
@@ -133,39 +130,3 @@ def test_size_outside_the_width_is_refused():
     y, d = _problem(width=50)
     with pytest.raises(ValueError, match="size=51"):
         working_set_lasso(y, d, 0.1, size=51)
-
-
-def _oracle_config():
-    config = base_config()
-    config.data.k = 3
-    config.data.n_samples = 200
-    config.sweep.num_latents = (40,)
-    config.seeds = (0, 1)
-    config.methods = ("fista_oracle",)
-    config.fista.solver = "working_set"
-    config.working_set.size = 50  # capped at num_latents = 40
-    return config
-
-
-def test_oracle_with_the_working_set_solver_certifies_its_rows(tmp_path):
-    rows = sparsecomp.train_and_evaluate(_oracle_config(), tmp_path)
-    assert len(rows) == 2
-    for row in rows:
-        assert row["kkt_violation"] < 1e-3
-        assert 1 <= row["solver_rounds"] <= 20
-        assert row["mcc_ood"] > 0.9
-
-
-@pytest.mark.parametrize(
-    "field, value, message",
-    [("fista.solver", "lars", "fista.solver='lars'"),
-     ("working_set.size", 0, "working_set.size=0"),
-     ("working_set.max_rounds", -1, "working_set.max_rounds=-1"),
-     ("working_set.tol", 0.0, "working_set.tol=0.0")],
-)
-def test_bad_solver_settings_are_refused_naming_the_field(tmp_path, field, value, message):
-    config = _oracle_config()
-    group, name = field.split(".")
-    config[group][name] = value
-    with pytest.raises(ConfigError, match=message):
-        sparsecomp.train_and_evaluate(config, tmp_path)

@@ -10,8 +10,8 @@ from a dictionary ``D`` with ``L = ||D||_2^2`` as ``W = D / L``,
 ``S = I - D^T D / L`` and ``theta = lam / L``, every layer is one ISTA step,
 so the untrained network equals ISTA with as many iterations as layers.
 Training (``lista_train``) fits the layers to the sparse-coding loss of a fixed
-decoder ``D``; the method ``lista`` (illustrative, not in the default sweeps)
-uses the true mixing matrix as ``D``.
+decoder ``D``; the method ``lista`` (``sparsecomp.methods.lista``;
+illustrative, not in the default sweeps) uses the true mixing matrix as ``D``.
 
 References:
   Gregor & LeCun (2010), "Learning Fast Approximations of Sparse Coding", ICML.
@@ -27,7 +27,6 @@ import jax.numpy as jnp
 import optax
 
 from sparsecomp.coding.fista import lipschitz_constant, shrink
-from sparsecomp.methods.registry import MethodOutput, register_method
 
 
 class ListaParams(NamedTuple):
@@ -131,7 +130,13 @@ def lista_train(
     Returns:
       ``(params, epoch_loss [n_epochs] float32)``, the mean training loss of
       each epoch's minibatches.
+
+    Raises:
+      ValueError: if ``batch_size`` is not between 1 and ``len(y)``.
     """
+    if not 1 <= batch_size <= y.shape[0]:
+        raise ValueError(
+            f"batch_size={batch_size} is invalid: it must satisfy 1 <= batch_size <= {y.shape[0]}")
     optimiser = optax.adam(learning_rate)
     n_batches = y.shape[0] // batch_size
     value_and_grad = jax.value_and_grad(lista_loss)
@@ -152,30 +157,3 @@ def lista_train(
         epoch, (params, optimiser.init(params)), jax.random.split(key, n_epochs)
     )
     return params, epoch_loss
-
-
-@register_method("lista")
-def make_lista(config, spec):
-    """LISTA on the true mixing matrix, trained on ``y_train``; reads ``config.lista``."""
-    del spec  # all sizes come from the data
-    cfg = config.lista
-    lam, n_layers = float(cfg.lam), int(cfg.n_layers)
-    options = dict(
-        lam=lam,
-        learning_rate=float(cfg.learning_rate),
-        n_epochs=int(cfg.n_epochs),
-        batch_size=int(cfg.batch_size),
-    )
-
-    def run(key, data):
-        params = lista_init(data.mixing, lam, n_layers)
-        params, epoch_loss = lista_train(key, params, data.y_train, data.mixing, **options)
-        return MethodOutput(
-            codes_val=lista_apply(params, data.y_val),
-            codes_ood=lista_apply(params, data.y_ood),
-            dictionary=data.mixing,
-            params=params._asdict(),
-            curves={"step": jnp.arange(1, options["n_epochs"] + 1), "loss": epoch_loss},
-        )
-
-    return run
