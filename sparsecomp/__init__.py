@@ -26,11 +26,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from sparsecomp import (  # noqa: F401  (importing registers the methods)
-    dictionary_learning,
-    itkrm,
-    learned_lasso,
     lista,
-    online_dictionary,
     oracle,
     probe,
     sae,
@@ -47,6 +43,13 @@ from sparsecomp.data import (
 )
 from sparsecomp.errors import ConfigError
 from sparsecomp.evaluation import evaluate
+from sparsecomp.methods import (  # noqa: F401  (importing registers the methods)
+    dl_fista,
+    dl_online,
+    itkrm,
+    lasso,
+    softplus_adam,
+)
 from sparsecomp.methods.registry import (
     MethodOutput,
     get_method,

@@ -120,9 +120,8 @@ import optax
 
 from sparsecomp.blocking import map_rows
 from sparsecomp.coding.fista import fista
-from sparsecomp.data import Dataset, DataSpec
+from sparsecomp.data import Dataset, DataSpec, sample_tags
 from sparsecomp.errors import ConfigError, require_choice
-from sparsecomp.learners import sample_tags
 from sparsecomp.linalg import unit_columns
 from sparsecomp.methods.registry import MethodOutput, register_method
 

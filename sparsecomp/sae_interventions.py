@@ -37,10 +37,8 @@ import jax.numpy as jnp
 from sparsecomp import sae
 from sparsecomp.blocking import map_rows
 from sparsecomp.coding.fista import fista, make_problem, solver_init, solver_run
-from sparsecomp.dictionary_learning import (
-    dictionary_learning_run,
-    random_dictionary,
-)
+from sparsecomp.dictionary.atoms import random_dictionary
+from sparsecomp.dictionary.dl_fista import dictionary_learning_run
 from sparsecomp.linalg import unit_columns
 from sparsecomp.methods.registry import MethodOutput, register_method
 from sparsecomp.methods.sections import dl_fista_options, lam_variants

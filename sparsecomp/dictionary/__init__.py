@@ -1,0 +1,8 @@
+"""Dictionary learning: pure algorithms of arrays and numbers (no config, no registry).
+
+``atoms`` holds what the learners share (initial dictionaries, the
+least-squares update, atom statistics and replacement), ``held_out`` the
+FISTA codes of held-out samples on a learned dictionary; ``dl_fista``,
+``softplus_adam``, ``itkrm`` and ``online`` are the learners. Their method
+adapters live in ``sparsecomp.methods``.
+"""
