@@ -269,6 +269,9 @@ def online_dictionary_learning(
     keys = jax.random.split(k_stream, n_batches)
     n_log = n_batches // log_every if log_every else 0
     stretches = keys[:n_log * log_every].reshape(n_log, log_every, *keys.shape[1:])
-    state, (samples, found) = jax.lax.scan(logged_stretch, state, stretches)
+    if n_log:
+        state, (samples, found) = jax.lax.scan(logged_stretch, state, stretches)
+    else:
+        samples, found = jnp.zeros((0,), jnp.int32), jnp.zeros((0,), jnp.float32)
     state, _ = jax.lax.scan(mini_batch, state, keys[n_log * log_every:])
     return state, OnlineCurve(samples, found)

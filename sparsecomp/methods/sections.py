@@ -168,7 +168,7 @@ def fista_options(config) -> dict:
 
 
 def dl_fista_options(config, resample: bool = False) -> dict:
-    """``dictionary_learning_run``'s keyword arguments from ``config.dl_fista``.
+    """``dictionary.dl_fista.dictionary_learning_run``'s keyword arguments from ``config.dl_fista``.
 
     ``resample`` turns atom resampling on whatever ``dl_fista.resample`` says
     (the ``dl_fista_resample`` method).
@@ -183,6 +183,7 @@ def dl_fista_options(config, resample: bool = False) -> dict:
     require_int("dl_fista.min_rounds", cfg.min_rounds, lower=0)
     require_interval("dl_fista.tol", cfg.tol, 0, math.inf, include_low=True)
     require_interval("dl_fista.duplicate_cosine", cfg.duplicate_cosine, 0, 1, include_high=True)
+    require_choice("dl_fista.resample", cfg.resample, (False, True))
     resample = resample or bool(cfg.resample)
     if resample and int(cfg.resample_every) < 1:
         raise ConfigError(
