@@ -12,11 +12,11 @@ atoms' norms (``oracle_norms_<type>``), beside ``fista_oracle``. The SAE rows
 diagnostics (``dict_mean_cosine``, ``dict_mean_angular_error``,
 ``dict_mean_norm_ratio``, ``dict_frac_close``) and support recovery.
 
-Expected headline (paper, mcc_ood): n=100 ``frozen_topk`` 0.854, relu 0.388,
-jumprelu 0.304, MP 0.373, renormalising or oracle norms changing nothing
-(the directions are what is wrong); n=1000 all 0.17-0.19; SAE decoders'
-mean matched cosine 0.34-0.39 at n=1000 with no atom above 0.9.
-Expected runtime on the 2-core CPU at n in (100, 1000): about 5 minutes.
+Results: ``results/dict_quality/report.md`` (ours beside the paper's means;
+what they show: ``docs/results.md``). Expected headline: renormalising or
+oracle norms change nothing (the directions are what is wrong).
+Runtime on the 2-core CPU at n in (100, 1000), two methods at a time: about
+15 minutes.
 
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """

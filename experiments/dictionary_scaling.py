@@ -15,35 +15,27 @@ Rows carry ``samples_seen`` and ``samples_per_atom = samples_seen * k / n``.
 Learners: ``dl_fista`` (the paper's; here fitted on the train half like the
 others), ``dl_fista_data`` (atoms drawn from the data), ``dl_fista_resample``
 (also replacing unused and duplicated atoms every 10 rounds), ``itkrm`` (no
-inner FISTA), the streaming ``itkrm_stream`` and ``dl_online`` (fresh
-samples from the generator: memory does not grow with ``n_samples``), and the
-SAEs ``sae_topk``, ``sae_topk_auxk`` and ``sae_batchtopk``. ``config.limits``
-keeps each where it is feasible on a 2-core CPU: the DL-FISTA variants and
-SAEs up to n = 1000 and 40,000 samples, batch ITKrM up to 200,000 samples,
-the streaming learners everywhere.
+inner FISTA), the streaming ``itkrm_stream``, ``dl_online`` and
+``dl_online_ws`` (fresh samples from the generator: memory does not grow with
+``n_samples``), and the SAEs ``sae_topk``, ``sae_topk_auxk`` and
+``sae_batchtopk``. ``config.limits`` keeps each where it is feasible on a
+2-core CPU: the DL-FISTA variants and SAEs up to n = 1000 and 40,000 samples,
+batch ITKrM up to 200,000 samples, the streaming learners everywhere.
+``fista+topk`` and ``lasso+<learner>`` (held-out codes at the Lasso optimum
+on a learner's dictionary) can be added with ``--config.methods``.
 
-Measured (``results/dictionary_scaling``, seeds 0-2, mcc_ood / dict_frac_close):
-at n = 1000 (m = 93) with 40,000 samples (200 per atom) ``dl_fista_resample``
-0.980 / 0.99, ``dl_fista`` from Gaussian atoms 0.970 / 0.99, ``dl_fista_data``
-0.957 / 0.98 (the paper's DL-FISTA at 5000 samples: 0.475); with 5000 samples
-(25 per atom) every learner stays at 0.18-0.25 and the SAEs at 0.19.
-``itkrm`` reaches 0.438 / 0.58 at 40,000 (its thresholding recovers about half
-of each support at m = 2 k ln(n / k)) and ``dl_online`` 0.208 / 0.04; streaming
-more, ``dl_online`` reaches 0.930 / 0.96 on 100,000 samples (38 s for 3 seeds)
-and 0.936 / 0.97 on 500,000 (``n_samples`` 200,000 and 1,000,000),
-``dl_online_ws`` 0.942 / 0.97 on 100,000.
+Results: ``results/dictionary_scaling/report.md`` (with its "Sample
+complexity" section and figures; what they show: ``docs/results.md``).
 Runtime on the 2-core CPU, two methods at a time: at n = 1000 and 40,000
 samples each DL-FISTA variant ~18 minutes for 3 seeds (100 rounds of ~2 s per
 seed), ITKrM 2-12 minutes, the streaming learners 1-2 minutes; the n = 100
 sweep to 40,000 samples 6 minutes; ``sae_topk`` at n = 1000 145, 364 and 651 s
-for 10,000, 20,000 and 40,000 samples (its decoder then has 0.98 of the atoms,
-its codes mcc_ood 0.652). At n = 10,000 (``dl_online.batch_size`` 1024):
-``dl_online_ws`` on 810,000 samples per seed (``n_samples`` 1,600,000) 3255 s
-for the three seeds, 0.824 / 0.959 (held-out codes of 100 FISTA steps; 0.900
-with working-set codes, ``lasso+dl_online_ws``, 31 s); ``dl_online`` on 1.8 million samples
-(``n_samples`` 3,600,000, seed 0) 70 minutes, 0.401 / 0.51. The other
-n = 10,000 points, and the AuxK and BatchTopK SAEs above 5000 samples at
-n = 1000, have not been run (hours).
+for 10,000, 20,000 and 40,000 samples. At n = 10,000 (``dl_online.batch_size``
+1024): ``dl_online_ws`` on 810,000 samples per seed (``n_samples`` 1,600,000)
+3255 s for the three seeds, ``lasso+dl_online_ws`` on its dictionaries 31 s;
+``dl_online`` on 1.8 million samples (``n_samples`` 3,600,000, seed 0) 70
+minutes. The other n = 10,000 points, and the AuxK and BatchTopK SAEs above
+5000 samples at n = 1000, have not been run (hours).
 
 ``:smoke`` runs two tiny points in seconds.
 """

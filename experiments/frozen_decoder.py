@@ -11,12 +11,13 @@ warm-started from the SAE's codes), plus ``fista_oracle``, ``dl_fista``,
 ``softplus_adam`` and ``linear_probe``. Each SAE is trained once per (point,
 seed); the FISTA methods restore it from its checkpoint.
 
-Expected headline (paper, means over seeds 0-2, mcc_ood): n=100: ``dl_fista``
-0.945, ``fista+topk`` 0.865, ``fista+relu`` 0.388, each ``refined_<type>``
-equal to its ``fista+<type>``, ``softplus_adam`` 0.406; n=1000: ``dl_fista``
-0.475 and every ``fista+<type>`` 0.17-0.19.
-Expected runtime on the 2-core CPU at n in (100, 1000): about 1.5 h, dominated
-by Softplus-Adam (50k full-batch steps per seed) and DL-FISTA at n=1000.
+Results: ``results/frozen_decoder/report.md`` (ours beside the paper's means;
+what they show: ``docs/results.md``). Expected headline: at n=1000 FISTA on
+an SAE's decoder does no better than the SAE, and each ``refined_<type>``
+equals its ``fista+<type>``.
+Runtime on the 2-core CPU at n in (100, 1000): about 2 hours for all but
+Softplus-Adam at n=1000, which takes about 3 hours more (50k full-batch steps
+per seed); DL-FISTA at n=1000 about 1 hour of the 2.
 
 ``:smoke`` runs a tiny point with two SAE types in seconds.
 """

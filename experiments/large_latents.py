@@ -13,26 +13,23 @@ methods, which are feasible up to n = 10000 on a CPU (their n x m decoders
 are small; training cost grows with n).
 
 The oracle solves the Lasso to its optimum here (``fista.solver =
-"working_set"``, ``sparsecomp.coding.working_set``): the paper's 100 FISTA steps
-from zero do not converge at these widths (step 1 / ||A||^2 with ||A||^2 ~
-(1 + sqrt(n / m))^2, ~550 at n = 100,000, m = 185). With them, n = 100,000
-gave mcc_ood 0.779 (241 non-zero codes per sample for 10 active, support
-precision 0.03; 21.6 min for 3 seeds, FISTA 948 s). The working-set solver
+"working_set"``, ``sparsecomp.coding.working_set``): the paper's 100 FISTA
+steps from zero do not converge at these widths (step 1 / ||A||^2 with
+||A||^2 ~ (1 + sqrt(n / m))^2, ~550 at n = 100,000, m = 185; their result
+there is ``results/large_latents_100k_fista100``). The working-set solver
 solves each sample on 64 coordinates and adds those whose optimality
 condition fails on the full problem, until every condition holds to 1e-3
-lam (``kkt_violation`` in each row); on 256 OOD samples at n = 100,000 it
-took 3.9 s against 61.2 s for 100 FISTA steps, ~8x that for the 1000 that
-FISTA needs to reach the same objective (``benchmarks/bench_working_set.py``,
-another job sharing the CPU).
+lam (``kkt_violation`` in each row); its speed against FISTA is in
+``docs/benchmarks.md`` (``benchmarks/bench_working_set.py``).
 ``--config.fista.solver=fista`` gives the paper's oracle.
 
-Expected headline (paper, mcc_ood): ``fista_oracle`` >= 0.98 at every n;
-``linear_probe`` falls towards 0.
-Runtime and memory on the 2-core CPU: see ``results/large_latents_100k``
-(the oracle at n = 100,000 alone: ``--config.sweep.num_latents='(100000,)'
---config.methods='("fista_oracle",)'``). Codes of val and OOD are dense
-(3 x 5000 x n float32, 6 GB at n = 100,000); ground-truth codes are stored
-sparse; the latent MCC of sparse codes takes its candidates from
+Results: ``results/large_latents_100k/report.md`` (the oracle at n = 100,000
+alone: ``--config.sweep.num_latents='(100000,)'
+--config.methods='("fista_oracle",)'``); its notes give the runtime and peak
+memory on the 2-core CPU. Expected headline (paper): ``fista_oracle``
+near 1 at every n; ``linear_probe`` falls towards 0. Codes of val and OOD are
+dense (3 x 5000 x n float32, 6 GB at n = 100,000); ground-truth codes are
+stored sparse; the latent MCC of sparse codes takes its candidates from
 co-occurrences (11 s per ID MCC at n = 100,000).
 
 ``:smoke`` runs two tiny points in seconds.

@@ -5,15 +5,14 @@ Command::
     python -m sparsecomp --config experiments/vary_samples.py --workdir runs/vary_samples
 
 n = 100, k = 10, n_samples in (100, 500, 1000, 5000, 10000, 50000, 100000)
-(half train, a quarter val, a quarter OOD... as in protocol section 2), seeds
-0-2, all methods. ``:10k`` runs the same sweep at n = 10000 (oracle, probe and
-SAEs; hours on a CPU, minutes on one GPU).
+(half train, half val, and ``n_samples // 2`` OOD samples, as in protocol
+section 2), seeds 0-2, all methods. ``:10k`` runs the same sweep at
+n = 10000 (oracle, probe and SAEs; hours on a CPU, minutes on one GPU).
 
-Expected headline (paper, mcc_ood; ours in ``results/vary_samples/``):
-``fista_oracle`` 0.985 at every size; ``dl_fista`` 0.50 at 100 and 0.42 at 500 samples,
-then 0.92-0.95 from 1000 on; ReLU and JumpReLU SAEs and the probe stay at
-0.33-0.45 however many samples they get, while TopK climbs to 0.71 (5000) and
-0.83 (100,000; paper 0.80) and MP to 0.61-0.67 from 10,000 on (paper 0.65-0.69).
+Results: ``results/vary_samples/report.md`` (every method but Softplus-Adam,
+ours beside the paper's means; what they show: ``docs/results.md``).
+Expected headline: the ReLU and JumpReLU SAEs and the probe do not improve
+with more samples, TopK and MP do, and DL-FISTA jumps between 500 and 1000.
 Measured on the 2-core CPU: oracle, probe and the four SAEs at all seven sizes
 1991 s; ``dl_fista`` up to 10,000 samples 512 s, at 50,000 778 s and at
 100,000 2726 s (one point each, sharing the CPU); ``softplus_adam`` about

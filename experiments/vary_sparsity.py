@@ -7,10 +7,10 @@ Command::
 n = 1000, k in (2, 5, 10, 20, 50, 100), 5000 samples (input_dim derived from
 k: ``ceil(2 k ln(n / k))``), seeds 0-2, all methods.
 
-Expected headline (mcc_ood, ours in ``results/vary_sparsity``, paper within
-0.04): ``fista_oracle`` 0.978-0.993 at every k; every SAE <= 0.191 for k >= 10
-(0.10-0.15 at k = 100); ``dl_fista`` 0.448 at k = 10 (the paper's falls from
-0.744 at k = 2 to 0.130 at k = 100).
+Results: ``results/vary_sparsity/report.md`` (DL-FISTA at k = 10 only, no
+Softplus-Adam; ours beside the paper's means; what they show:
+``docs/results.md``). Expected headline: the oracle near 1 at every k, every
+SAE far below it from k = 10 on.
 Expected runtime on the 2-core CPU: many hours with DL-FISTA and Softplus-Adam
 (DL-FISTA alone about an hour per k). The oracle, probe and SAEs alone, two
 methods at a time, took 134 s at k = 2, 290 s at k = 5, 620 s at k = 10,

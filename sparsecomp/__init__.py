@@ -29,8 +29,6 @@ from sparsecomp import (  # noqa: F401  (importing registers the methods)
     lista,
     oracle,
     probe,
-    sae,
-    sae_interventions,
 )
 from sparsecomp.coding.fista import fista, ista
 from sparsecomp.data import (
@@ -48,17 +46,19 @@ from sparsecomp.methods import (  # noqa: F401  (importing registers the methods
     dl_online,
     itkrm,
     lasso,
+    sae_derived,
     softplus_adam,
 )
+from sparsecomp.methods import sae as sae_methods  # noqa: F401  (not `sae`: the package)
 from sparsecomp.methods.registry import (
     MethodOutput,
     get_method,
     register_method,
     registered_methods,
 )
+from sparsecomp.methods.sae_derived import TrainedSAE
 from sparsecomp.metrics import dictionary_match, latent_mcc
 from sparsecomp.run.trainer import train_and_evaluate
-from sparsecomp.sae_interventions import TrainedSAE
 from sparsecomp.tables import summarise
 
 __all__ = [

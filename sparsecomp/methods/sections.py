@@ -221,3 +221,21 @@ def sae_section() -> ml_collections.ConfigDict:
             log_dictionary=False,
         )
     )
+
+
+def sae_model_options(config, spec) -> dict:
+    """``SparseAutoencoder``'s keyword arguments but ``kind``, from ``config.sae`` and ``spec``.
+
+    The width is ``spec.num_latents`` and ``k`` (TopK, MP, the variants) is the
+    data sparsity ``spec.k``. Read by the SAE methods and by those built on a
+    trained SAE.
+
+    Raises:
+      ConfigError: for a ``jumprelu_bandwidth`` or ``jumprelu_init_threshold`` not > 0.
+    """
+    cfg = config.sae
+    require_positive("sae.jumprelu_bandwidth", cfg.jumprelu_bandwidth)
+    require_positive("sae.jumprelu_init_threshold", cfg.jumprelu_init_threshold)
+    return dict(input_dim=spec.input_dim, width=spec.num_latents, k=spec.k,
+                bandwidth=float(cfg.jumprelu_bandwidth),
+                init_threshold=float(cfg.jumprelu_init_threshold))

@@ -9,8 +9,9 @@ from ml_collections import config_dict
 
 from sparsecomp.methods.sections import method_sections
 from sparsecomp.run.sweep import DEFAULT_CONCURRENT_METHODS
+from sparsecomp.sae.model import PROTOCOL_KINDS, kind_label
 
-SAE_TYPES = ("relu", "topk", "jumprelu", "MP")  # as in the method names sae_<type>
+SAE_TYPES = tuple(kind_label(kind) for kind in PROTOCOL_KINDS)  # as in the method names sae_<type>
 SMOKE_SAE_TYPES = ("relu", "MP")  # enough to exercise an encoder SAE and the encoder-free one
 SWEEP_SMOKE_SAE_TYPES = ("topk",)  # sweeps' smoke runs recompile per point: one SAE type
 

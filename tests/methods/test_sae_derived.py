@@ -13,12 +13,9 @@ from sparsecomp.coding.fista import fista
 from sparsecomp.data import make_datasets, make_spec
 from sparsecomp.errors import ConfigError
 from sparsecomp.methods import registry as methods
+from sparsecomp.methods import sae_derived  # noqa: F401  (registers the methods)
 from sparsecomp.run.defaults import base_config
-from sparsecomp.sae_interventions import (
-    fista_at_budgets,
-    nonneg_least_squares_on_support,
-    oracle_norm_dictionary,
-)
+from sparsecomp.sae.model import SAE_KINDS, kind_label
 
 SPEC = make_spec(num_latents=20, k=3, n_samples=300)
 KEYS = jax.random.split(jax.random.key(0), 2)
@@ -48,6 +45,23 @@ def _run(name, config, datasets):
     run = methods.get_method(name)(config, SPEC)
     inputs = {"sae_relu": jax.vmap(_oracle_sae_params)(datasets)}
     return jax.jit(jax.vmap(run))(KEYS, datasets, inputs)
+
+
+def test_every_method_carries_its_family_and_sae_type():
+    families = {"fista+": "fista_on_sae", "refined_": "refined", "frozen_": "fista_on_sae",
+                "renormed_": "fista_on_sae", "oracle_norms_": "fista_on_sae",
+                "support_lstsq_": "support_lstsq", "warm_": "warmstart_encoder",
+                "cold_": "warmstart_encoder", "warm_dl_": "warmstart_decoder",
+                "cold_dl_": "warmstart_decoder"}
+    for kind in SAE_KINDS:
+        label = kind_label(kind)
+        for prefix, family in families.items():
+            info = methods.method_info(f"{prefix}{label}")
+            assert (info.family, info.sae_type) == (family, label)
+            assert info.requires == (() if prefix == "cold_dl_" else (f"sae_{label}",))
+            # cold_dl_<type> never uses the SAE: one computation, canonically cold_dl_relu's.
+            canonical = prefix == "cold_dl_" and label != "relu"
+            assert info.same_as == ("cold_dl_relu" if canonical else None)
 
 
 def test_fista_on_a_true_decoder_is_the_oracle(datasets):
@@ -90,40 +104,6 @@ def test_warm_and_cold_budgets_follow_one_fista_trajectory(datasets):
     for j, budget in enumerate((3, 10)):
         expected = fista(data.y_val, data.mixing, 0.1, n_iter=budget)
         np.testing.assert_allclose(cold.codes_val[0, j], expected, atol=1e-5)
-
-
-def test_fista_at_budgets_matches_separate_runs():
-    rng = np.random.default_rng(0)
-    d = rng.normal(size=(8, 12)).astype(np.float32)
-    y = rng.normal(size=(5, 8)).astype(np.float32)
-    codes = fista_at_budgets(y, d, 0.1, (0, 1, 7))
-    np.testing.assert_array_equal(codes[0], 0.0)
-    for j, budget in enumerate((1, 7)):
-        np.testing.assert_allclose(codes[j + 1], fista(y, d, 0.1, n_iter=budget), atol=1e-6)
-
-
-def test_support_least_squares_satisfies_its_kkt_conditions():
-    rng = np.random.default_rng(1)
-    d = rng.normal(size=(10, 15)).astype(np.float32)
-    d /= np.linalg.norm(d, axis=0)
-    y = rng.normal(size=(6, 10)).astype(np.float32)
-    support = rng.random((6, 15)) < 0.3
-    z = np.asarray(nonneg_least_squares_on_support(y, d, support, n_iter=3000), np.float64)
-    assert np.all(z[~support] == 0) and np.all(z >= 0)
-    grad = (z @ d.T - y) @ d  # gradient of 0.5 ||y - z D^T||^2
-    active = support & (z > 1e-6)
-    np.testing.assert_allclose(grad[active], 0.0, atol=1e-3)
-    assert np.all(grad[support & (z <= 1e-6)] >= -1e-3)  # a zero entry could not decrease
-
-
-def test_oracle_norms_take_the_matched_true_norm():
-    mixing = jnp.asarray([[2.0, 0.0], [0.0, 0.5]])
-    decoder = jnp.asarray([[0.1, 3.0], [1.0, 0.1]])  # column 0 ~ atom 1, column 1 ~ atom 0
-    out = np.asarray(oracle_norm_dictionary(decoder, mixing))
-    np.testing.assert_allclose(np.linalg.norm(out, axis=0), [0.5, 2.0], rtol=1e-6)
-    np.testing.assert_allclose(out[:, 1] / np.linalg.norm(out[:, 1]),
-                               np.asarray(decoder[:, 1]) / np.linalg.norm(decoder[:, 1]),
-                               rtol=1e-6)
 
 
 def test_requirements_come_first_and_cycles_are_refused():

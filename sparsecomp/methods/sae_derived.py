@@ -1,9 +1,10 @@
 """Methods built on a trained SAE: they locate where the SAE's failure lies.
 
-Each method here ``requires`` one SAE (``sae_<type>``, type in relu, topk,
-jumprelu, MP) and receives its trained parameters, restored by the trainer
-from the SAE's checkpoint in the same workdir, so an SAE is trained once per
-(point, seed) however many of these run on it. Names are the reference's
+Each method here ``requires`` one SAE (``sae_<type>``, for every kind of
+``sparsecomp.sae.model.SAE_KINDS``, ``<type>`` its ``kind_label``) and
+receives its trained parameters, restored by the trainer from the SAE's
+checkpoint in the same workdir, so an SAE is trained once per (point, seed)
+however many of these run on it. Names are the reference's
 (protocol section 5; ``<type>`` as in ``sae_<type>``):
 
 * ``fista+<type>``: FISTA from zero with the SAE's decoder as the dictionary,
@@ -21,7 +22,8 @@ from the SAE's checkpoint in the same workdir, so an SAE is trained once per
   one row per iteration budget ``n_iter`` (warmstart_encoder).
 * ``warm_dl_<type>`` / ``cold_dl_<type>``: DL-FISTA from the SAE's decoder /
   from a random dictionary, one row per round budget ``n_outer``
-  (warmstart_decoder).
+  (warmstart_decoder). ``cold_dl_<type>`` does not use the SAE, so every
+  type's is registered ``same_as="cold_dl_relu"``.
 
 Every FISTA here reads ``config.fista`` (``lam``, ``n_iter``); the methods
 that solve with one dictionary and ``fista.lam`` also accept
@@ -34,28 +36,36 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from sparsecomp import sae
-from sparsecomp.blocking import map_rows
-from sparsecomp.coding.fista import fista, make_problem, solver_init, solver_run
+from sparsecomp.coding.fista import fista
+from sparsecomp.coding.refine import fista_at_budgets, nonneg_least_squares_on_support
+from sparsecomp.data import sample_tags
 from sparsecomp.dictionary.atoms import random_dictionary
 from sparsecomp.dictionary.dl_fista import dictionary_learning_run
 from sparsecomp.linalg import unit_columns
 from sparsecomp.methods.registry import MethodOutput, register_method
-from sparsecomp.methods.sections import dl_fista_options, lam_variants
-
-SAE_TYPES = {kind: sae.METHOD_NAMES[kind].removeprefix("sae_") for kind in sae.SAE_KINDS}
+from sparsecomp.methods.sections import dl_fista_options, lam_variants, sae_model_options
+from sparsecomp.sae.analysis import oracle_norm_dictionary
+from sparsecomp.sae.model import SAE_KINDS, SparseAutoencoder, decoder, encode_rows, kind_label
 
 
 class TrainedSAE:
     """A trained SAE's dictionary, bias and codes on one seed's val and OOD data."""
 
     def __init__(self, config, spec, kind: str, params, data):
-        model = sae.make_model(config.sae, spec, kind)
-        variables = {"params": params}
+        """Encodes one seed's val and OOD rows with the ``kind`` SAE of ``params``.
+
+        Args:
+          config: the experiment config (its ``sae`` section builds the model).
+          spec: the sweep point's ``DataSpec``.
+          kind: one of ``SAE_KINDS``.
+          params: the trained SAE's parameters (``inputs["sae_<type>"]``).
+          data: the seed's ``Dataset``.
+        """
+        model = SparseAutoencoder(kind=kind, **sae_model_options(config, spec))
         y = jnp.concatenate([data.y_val, data.y_ood])
         # [n_val + n_ood, width]: the SAE's codes of the val rows, then the OOD rows.
-        self.codes = map_rows(lambda x: model.apply(variables, x, method=model.encode), y)
-        self.decoder = model.apply(variables, method=model.decoder)  # [m, width]
+        self.codes = encode_rows(model, params, y)
+        self.decoder = decoder(model, params)  # [m, width]
         self.raw_decoder = params["W_d"]  # [m, width]
         self.bias = params["b_d"]  # [m]
         self.y = y - self.bias  # shifted input
@@ -64,6 +74,16 @@ class TrainedSAE:
     def split(self, codes):
         """(val, OOD) halves of codes of ``self.y`` (rows or leading variant axis)."""
         return codes[..., : self.n_val, :], codes[..., self.n_val :, :]
+
+
+# cold_dl_<type> does not use the SAE: one computation, registered under every
+# type's name; the trainer runs it once per point, with this method's PRNG key.
+COLD_DL = "cold_dl_relu"
+
+
+def _sae_method(kind: str) -> str:
+    """The registered name of the ``kind`` SAE, whose params a method here requires."""
+    return f"sae_{kind_label(kind)}"
 
 
 def _solve_over_lams(y, dictionary, lams, *, n_iter, z_init=None):
@@ -86,7 +106,7 @@ def _fista_method(kind: str, dictionary_of, *, warm: bool):
 
         def run(key, data, inputs):
             del key
-            trained = TrainedSAE(config, spec, kind, inputs[sae.METHOD_NAMES[kind]], data)
+            trained = TrainedSAE(config, spec, kind, inputs[_sae_method(kind)], data)
             d = dictionary_of(trained, data)
             z_init = trained.codes if warm else None
             codes = _solve_over_lams(trained.y, d, lams, n_iter=n_iter, z_init=z_init)
@@ -102,7 +122,7 @@ def _fista_method(kind: str, dictionary_of, *, warm: bool):
                 variants={"lam": lams} if sweep else None,
                 # The dictionary's training samples: the SAE's (scaling study).
                 scalars={name: _tile(value, n) for name, value in
-                         sae.decoder_sample_tags(spec).items()},
+                         sample_tags(spec, spec.n_train).items()},
             )
 
         return run
@@ -115,51 +135,13 @@ def _tile(x, n):
     return x if n is None else jnp.broadcast_to(x, (n, *x.shape))
 
 
-def oracle_norm_dictionary(decoder: jax.Array, mixing: jax.Array) -> jax.Array:
-    """The decoder's directions with the norms of the true atoms they align with best.
-
-    Each decoder column is matched to the true column of largest |cosine|
-    (not one-to-one) and rescaled to that column's norm. With the protocol's
-    unit-norm mixing matrices this equals renormalising the decoder.
-
-    Args:
-      decoder: [m, width] float32; mixing: [m, num_latents] float32.
-
-    Returns:
-      [m, width] float32.
-    """
-    unit = unit_columns(decoder)
-    true_norms = jnp.linalg.norm(mixing, axis=0)
-    best = jnp.argmax(jnp.abs((mixing / true_norms).T @ unit), axis=0)
-    return unit * true_norms[best]
-
-
-def nonneg_least_squares_on_support(y, dictionary, support, *, n_iter: int, z_init=None):
-    """Non-negative least squares per row, restricted to a support.
-
-    FISTA with a zero penalty on the support and an infinite one elsewhere
-    (which pins those entries at zero).
-
-    Args:
-      y: [rows, m] float32; dictionary: [m, width] float32.
-      support: [rows, width] bool, the entries allowed to be non-zero.
-      n_iter: FISTA iterations.
-      z_init: [rows, width] starting codes (clipped at zero by the first step).
-
-    Returns:
-      [rows, width] float32 codes, zero off the support.
-    """
-    weights = jnp.where(support, 0.0, jnp.inf)
-    return fista(y, dictionary, weights, n_iter=n_iter, z_init=z_init)
-
-
 def _support_lstsq_method(kind: str):
     def make(config, spec):
         n_iter = int(config.support_recovery.n_iter)
 
         def run(key, data, inputs):
             del key
-            trained = TrainedSAE(config, spec, kind, inputs[sae.METHOD_NAMES[kind]], data)
+            trained = TrainedSAE(config, spec, kind, inputs[_sae_method(kind)], data)
             codes = trained.codes
             refit = nonneg_least_squares_on_support(
                 trained.y, trained.decoder, codes != 0, n_iter=n_iter,
@@ -174,29 +156,6 @@ def _support_lstsq_method(kind: str):
     return make
 
 
-def fista_at_budgets(y, dictionary, lam, budgets: tuple[int, ...], *, z_init=None):
-    """FISTA iterates after each of ``budgets`` iterations, from one trajectory.
-
-    Args:
-      y: [rows, m] float32; dictionary: [m, width] float32; lam: [] float32.
-      budgets: increasing iteration counts (static); 0 gives ``z_init``.
-      z_init: [rows, width] start; zeros when ``None``.
-
-    Returns:
-      [len(budgets), rows, width] float32.
-    """
-    problem = make_problem(y, dictionary, lam)
-    if z_init is None:
-        z_init = jnp.zeros((y.shape[0], dictionary.shape[1]), y.dtype)
-    state, done, out = solver_init(problem, z_init), 0, []
-    for budget in budgets:
-        if budget > done:
-            state = solver_run(problem, state, budget - done, nonneg=True, momentum=True)
-            done = budget
-        out.append(state.codes)
-    return jnp.stack(out)
-
-
 def _budgets(values, warm: bool) -> tuple[int, ...]:
     """Sorted distinct budgets; budget 0 (the start itself) only for warm starts."""
     return tuple(sorted({int(v) for v in values if warm or int(v) > 0}))
@@ -209,7 +168,7 @@ def _warmstart_encoder_method(kind: str, *, warm: bool):
 
         def run(key, data, inputs):
             del key
-            trained = TrainedSAE(config, spec, kind, inputs[sae.METHOD_NAMES[kind]], data)
+            trained = TrainedSAE(config, spec, kind, inputs[_sae_method(kind)], data)
             codes = fista_at_budgets(trained.y, trained.decoder, lam, budgets,
                                      z_init=trained.codes if warm else None)
             codes_val, codes_ood = trained.split(codes)
@@ -243,7 +202,7 @@ def _warmstart_decoder_method(kind: str, *, warm: bool):
 
         def run(key, data, inputs=None):  # cold runs require nothing
             if warm:
-                trained = TrainedSAE(config, spec, kind, inputs[sae.METHOD_NAMES[kind]], data)
+                trained = TrainedSAE(config, spec, kind, inputs[_sae_method(kind)], data)
                 d_init = trained.decoder
             else:
                 d_init = random_dictionary(key, spec.input_dim, spec.num_latents)
@@ -267,6 +226,8 @@ def _warmstart_decoder_method(kind: str, *, warm: bool):
 
 
 def _register_all() -> None:
+    families = {"fista+": "fista_on_sae", "refined_": "refined", "frozen_": "fista_on_sae",
+                "renormed_": "fista_on_sae", "oracle_norms_": "fista_on_sae"}
     dictionaries = {
         "fista+": lambda t, data: t.decoder,
         "refined_": lambda t, data: t.decoder,
@@ -274,19 +235,26 @@ def _register_all() -> None:
         "renormed_": lambda t, data: unit_columns(t.raw_decoder),
         "oracle_norms_": lambda t, data: oracle_norm_dictionary(t.raw_decoder, data.mixing),
     }
-    for kind, label in SAE_TYPES.items():
-        requires = (sae.METHOD_NAMES[kind],)
+    for kind in SAE_KINDS:
+        label = kind_label(kind)
+        requires = (_sae_method(kind),)
         for prefix, dictionary_of in dictionaries.items():
-            register_method(f"{prefix}{label}", requires=requires, variants=lam_variants)(
+            register_method(f"{prefix}{label}", requires=requires, variants=lam_variants,
+                            family=families[prefix], sae_type=label)(
                 _fista_method(kind, dictionary_of, warm=prefix == "refined_")
             )
-        register_method(f"support_lstsq_{label}", requires=requires)(_support_lstsq_method(kind))
+        register_method(f"support_lstsq_{label}", requires=requires, family="support_lstsq",
+                        sae_type=label)(_support_lstsq_method(kind))
         for warm, prefix in ((True, "warm"), (False, "cold")):
             register_method(f"{prefix}_{label}", requires=requires,
-                            variants=_n_iter_variants(warm))(
+                            variants=_n_iter_variants(warm), family="warmstart_encoder",
+                            sae_type=label)(
                 _warmstart_encoder_method(kind, warm=warm))
-            register_method(f"{prefix}_dl_{label}", requires=requires if warm else (),
-                            variants=_n_outer_variants(warm))(
+            name = f"{prefix}_dl_{label}"
+            same_as = None if warm or name == COLD_DL else COLD_DL
+            register_method(name, requires=requires if warm else (),
+                            variants=_n_outer_variants(warm), family="warmstart_decoder",
+                            sae_type=label, same_as=same_as)(
                 _warmstart_decoder_method(kind, warm=warm))
 
 
@@ -300,10 +268,4 @@ def _n_outer_variants(warm: bool):
 
 _register_all()
 
-__all__ = [
-    "SAE_TYPES",
-    "TrainedSAE",
-    "fista_at_budgets",
-    "nonneg_least_squares_on_support",
-    "oracle_norm_dictionary",
-]
+__all__ = ["TrainedSAE"]
