@@ -17,7 +17,7 @@ from sparsecomp.coding.fista import fista
 from sparsecomp.data import make_datasets, make_spec
 from sparsecomp.dictionary.atoms import atoms_found
 from sparsecomp.errors import ConfigError
-from sparsecomp.methods.registry import get_method
+from sparsecomp.methods.registry import get_method, method_info
 from sparsecomp.metrics import dictionary_match
 from sparsecomp.run.defaults import base_config, shrink_for_smoke
 
@@ -238,3 +238,10 @@ def test_held_out_fista_fields_are_named(name, field, value, message):
     config = _smoke_config(fista={field: value}, dl_fista={"fit_on": "train"})
     with pytest.raises(ConfigError, match=re.escape(message)):
         get_method(name)(config, SPEC)
+
+
+@pytest.mark.parametrize("name", ["dl_fista", "softplus_adam", *LEARNERS])
+def test_every_dictionary_learner_is_registered_with_its_family(name):
+    info = method_info(name)
+    assert (info.family, info.sae_type, info.requires, info.same_as) == (
+        "dictionary_learning", None, (), None)

@@ -7,7 +7,8 @@ import pytest
 
 from sparsecomp.coding.working_set import working_set_lasso
 from sparsecomp.data import make_datasets, make_spec
-from sparsecomp.methods.registry import get_method
+from sparsecomp.methods.lasso import LEARNERS
+from sparsecomp.methods.registry import get_method, method_info
 from sparsecomp.run.defaults import base_config, shrink_for_smoke
 
 SPEC = make_spec(num_latents=20, k=3, n_samples=600)
@@ -33,3 +34,9 @@ def test_lasso_on_a_learned_dictionary_codes_held_out_samples_at_the_optimum(two
     direct = working_set_lasso(two_seeds.y_ood[1], learned.dictionary[1], config.fista.lam,
                                size=min(config.working_set.size, SPEC.num_latents))
     np.testing.assert_allclose(out.codes_ood[1], direct.codes, atol=1e-5)
+
+
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_every_lasso_method_requires_its_learner(learner):
+    info = method_info(f"lasso+{learner}")
+    assert (info.family, info.sae_type, info.requires) == ("lasso", None, (learner,))
