@@ -25,13 +25,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from sparsecomp import (  # noqa: F401  (importing registers the methods)
-    dictionary_learning,
-    itkrm,
-    learned_lasso,
-    methods,
-    online_dictionary,
-)
+from sparsecomp import methods  # noqa: F401  (importing it registers every built-in method)
 from sparsecomp.coding.fista import fista, ista
 from sparsecomp.data import (
     Dataset,

@@ -133,6 +133,24 @@ def dataset_from_dense(mixing, *, z_train, y_train, z_val, y_val, z_ood, y_ood) 
                    *split(z_ood, y_ood))
 
 
+def sample_tags(spec: DataSpec, samples_seen: int) -> dict[str, jax.Array]:
+    """Row scalars of how much data a learned dictionary saw, for the scaling study.
+
+    Args:
+      spec: the sweep point (``k`` and ``num_latents``).
+      samples_seen: ID samples the learner drew or passed over (static).
+
+    Returns:
+      ``samples_seen`` ([] int32) and ``samples_per_atom`` ([] float32,
+      ``samples_seen * k / num_latents``: the samples each atom is active in
+      on average).
+    """
+    return {
+        "samples_seen": jnp.asarray(samples_seen, jnp.int32),
+        "samples_per_atom": jnp.asarray(samples_seen * spec.k / spec.num_latents, jnp.float32),
+    }
+
+
 def default_input_dim(num_latents: int, k: int, c: float = COMPRESSED_SENSING_C) -> int:
     """Compressed-sensing observation size ``max(k + 1, ceil(c k ln(n / k)))``."""
     return max(k + 1, math.ceil(c * k * math.log(num_latents / k)))

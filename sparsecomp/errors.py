@@ -25,3 +25,16 @@ def require_positive(field: str, value) -> None:
     """Raises ``ConfigError`` naming ``field`` unless ``value`` is a number > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{field}={value!r} is invalid: it must be a number > 0")
+
+
+def require_interval(
+    field: str, value, low: float, high: float, *, include_low: bool = False,
+    include_high: bool = False,
+) -> None:
+    """Raises ``ConfigError`` naming ``field`` unless ``value`` is a number between ``low`` and
+    ``high`` (each end included only if ``include_low`` / ``include_high``)."""
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if not (number and (low <= value if include_low else low < value)
+            and (value <= high if include_high else value < high)):
+        interval = f"{'[' if include_low else '('}{low}, {high}{']' if include_high else ')'}"
+        raise ConfigError(f"{field}={value!r} is invalid: it must lie in {interval}")

@@ -1,8 +1,10 @@
 """Codes of a seed's held-out splits (val and OOD) on a fixed dictionary.
 
 Shared by the methods that code val and OOD with a solver on a dictionary
-they do not change: ``fista_oracle`` (the true mixing matrix) and
-``lasso+<learner>`` (a learner's dictionary).
+they do not change: ``fista_oracle`` (the true mixing matrix),
+``lasso+<learner>`` (a learner's dictionary) and the learners of the scaling
+study, which fit ``D`` on the ID training half and code val and OOD with the
+paper's inference, FISTA from zero.
 
 Each split is solved on its own rather than the two stacked: slicing the
 stacked codes apart copies them (with 3 seeds at width 100,000 the compiled

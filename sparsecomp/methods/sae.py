@@ -50,9 +50,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from sparsecomp.data import Dataset, DataSpec
+from sparsecomp.data import Dataset, DataSpec, sample_tags
 from sparsecomp.errors import ConfigError, require_int, require_positive
-from sparsecomp.learners import sample_tags
 from sparsecomp.methods.registry import MethodOutput, register_method
 from sparsecomp.methods.sections import sae_model_options
 from sparsecomp.sae.analysis import amortisation_gap

@@ -38,11 +38,9 @@ import jax.numpy as jnp
 
 from sparsecomp.coding.fista import fista
 from sparsecomp.coding.refine import fista_at_budgets, nonneg_least_squares_on_support
-from sparsecomp.dictionary_learning import (
-    dictionary_learning_run,
-    random_dictionary,
-)
-from sparsecomp.learners import sample_tags
+from sparsecomp.data import sample_tags
+from sparsecomp.dictionary.atoms import random_dictionary
+from sparsecomp.dictionary.dl_fista import dictionary_learning_run
 from sparsecomp.linalg import unit_columns
 from sparsecomp.methods.registry import MethodOutput, register_method
 from sparsecomp.methods.sections import dl_fista_options, lam_variants, sae_model_options

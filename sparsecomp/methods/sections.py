@@ -14,9 +14,17 @@ field resumes when the field holds its default (``run.workdir.claim_workdir``).
 
 from __future__ import annotations
 
+import math
+
 import ml_collections
 
-from sparsecomp.errors import ConfigError, require_choice, require_int, require_positive
+from sparsecomp.errors import (
+    ConfigError,
+    require_choice,
+    require_int,
+    require_interval,
+    require_positive,
+)
 
 # Lasso solvers a method can be configured with (``fista.solver``, ``dl_online.solver``).
 SOLVERS = ("fista", "working_set")
@@ -148,16 +156,34 @@ def lam_variants(config) -> tuple[str, tuple[float, ...]] | None:
     return ("lam", tuple(float(lam) for lam in lams)) if lams else None
 
 
+def fista_options(config) -> dict:
+    """``fista``'s ``lam`` and ``n_iter`` from ``config.fista``: the paper's inference.
+
+    Raises:
+      ConfigError: for ``lam <= 0`` or ``n_iter < 1``, naming the field.
+    """
+    require_positive("fista.lam", config.fista.lam)
+    require_int("fista.n_iter", config.fista.n_iter, lower=1)
+    return {"lam": float(config.fista.lam), "n_iter": int(config.fista.n_iter)}
+
+
 def dl_fista_options(config, resample: bool = False) -> dict:
-    """``dictionary_learning_run``'s keyword arguments from ``config.dl_fista``.
+    """``dictionary.dl_fista.dictionary_learning_run``'s keyword arguments from ``config.dl_fista``.
 
     ``resample`` turns atom resampling on whatever ``dl_fista.resample`` says
     (the ``dl_fista_resample`` method).
 
     Raises:
-      ConfigError: for ``resample_every < 1`` with resampling on, or ``inner_tol < 0``.
+      ConfigError: naming the field and its valid range.
     """
     cfg = config.dl_fista
+    require_positive("dl_fista.lam", cfg.lam)
+    for field in ("n_iter", "max_rounds"):
+        require_int(f"dl_fista.{field}", cfg[field], lower=1)
+    require_int("dl_fista.min_rounds", cfg.min_rounds, lower=0)
+    require_interval("dl_fista.tol", cfg.tol, 0, math.inf, include_low=True)
+    require_interval("dl_fista.duplicate_cosine", cfg.duplicate_cosine, 0, 1, include_high=True)
+    require_choice("dl_fista.resample", cfg.resample, (False, True))
     resample = resample or bool(cfg.resample)
     if resample and int(cfg.resample_every) < 1:
         raise ConfigError(

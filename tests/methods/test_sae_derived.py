@@ -163,7 +163,8 @@ def test_dictionary_snapshots_become_cosine_curves(tmp_path):
 
 
 def test_dl_fista_snapshots_hold_the_dictionary_of_each_round(datasets):
-    from sparsecomp.dictionary_learning import dictionary_learning_run, random_dictionary
+    from sparsecomp.dictionary.atoms import random_dictionary
+    from sparsecomp.dictionary.dl_fista import dictionary_learning_run
 
     data = jax.tree.map(lambda x: x[0], datasets)
     d0 = random_dictionary(jax.random.key(3), SPEC.input_dim, SPEC.num_latents)

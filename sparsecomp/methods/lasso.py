@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from sparsecomp.coding.held_out import working_set_val_and_ood
 from sparsecomp.methods.registry import MethodOutput, register_method
-from sparsecomp.methods.sections import working_set_options
+from sparsecomp.methods.sections import fista_options, working_set_options
 
 # Learners whose ``params["dictionary"]`` is the learned [input_dim, width] dictionary.
 LEARNERS = ("dl_fista", "dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_stream",
@@ -28,7 +28,7 @@ LEARNERS = ("dl_fista", "dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_st
 def _make(learner: str):
     def make(config, spec):
         options = working_set_options(config, spec)
-        lam = float(config.fista.lam)
+        lam = fista_options(config)["lam"]
 
         def run(key, data, inputs):
             del key  # deterministic given the dictionary and the data
@@ -44,4 +44,4 @@ def _make(learner: str):
 
 
 for _learner in LEARNERS:
-    register_method(f"lasso+{_learner}", requires=(_learner,))(_make(_learner))
+    register_method(f"lasso+{_learner}", requires=(_learner,), family="lasso")(_make(_learner))

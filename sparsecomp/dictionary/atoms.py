@@ -1,13 +1,14 @@
-"""Parts the dictionary learners of the scaling study share.
+"""Atoms the dictionary learners share: initial dictionaries, updates, statistics.
 
-Initial atoms drawn from the data, the replacement of unused or duplicated
-atoms by residuals of badly reconstructed samples, and the ``MethodOutput`` of
-a learner that fits ``D`` on the ID training half and codes val and OOD with
-FISTA on it. Used by ``dl_fista``'s options (``sparsecomp.dictionary_learning``),
-``itkrm`` (``sparsecomp.itkrm``) and ``dl_online``
-(``sparsecomp.online_dictionary``).
+Random and data-drawn initial dictionaries, the least-squares (MOD)
+dictionary update, near-duplicate detection, the fraction of true atoms
+found, and the replacement of unused or duplicated atoms by residuals of
+badly reconstructed samples. Dictionaries are [input_dim, width] with atoms
+as columns; columns are normalised by ``sparsecomp.linalg.unit_columns``.
 
 References:
+  Engan, Aase & Husoy (1999), "Method of optimal directions for frame
+  design", ICASSP (the least-squares dictionary update).
   Aharon, Elad & Bruckstein (2006), "K-SVD", IEEE TSP 54(11) (replacing
   unused atoms by the worst-represented samples).
   Pali & Schnass (2018), "Dictionary learning - from local towards global and
@@ -20,14 +21,24 @@ import jax
 import jax.numpy as jnp
 
 from sparsecomp.blocking import map_column_blocks
-from sparsecomp.coding.fista import fista
-from sparsecomp.data import DataSpec
-from sparsecomp.linalg import unit_columns
-from sparsecomp.methods.registry import MethodOutput
+from sparsecomp.linalg import solve_positive_definite, unit_columns
 
 # Columns compared with all atoms at a time in ``duplicated_atoms`` and
 # ``atoms_found``: the [width, block] cosine block stays at 40 MB at width 10,000.
 COHERENCE_BLOCK = 1024
+# Column norm at or below which an updated atom counts as unused: it keeps its
+# previous direction (``unit_columns(new, fallback=previous, eps=UNUSED_ATOM_NORM)``),
+# since a zero atom gets a zero gradient in FISTA and could never be used again.
+UNUSED_ATOM_NORM = 1e-8
+
+
+def random_dictionary(key: jax.Array, input_dim: int, width: int) -> jax.Array:
+    """Gaussian dictionary with unit-norm columns.
+
+    Returns:
+      [input_dim, width] float32.
+    """
+    return unit_columns(jax.random.normal(key, (input_dim, width), jnp.float32))
 
 
 def data_dictionary(key: jax.Array, y: jax.Array, width: int) -> jax.Array:
@@ -50,6 +61,30 @@ def data_dictionary(key: jax.Array, y: jax.Array, width: int) -> jax.Array:
     if width > batch:
         atoms = atoms + 0.01 * jax.random.normal(k_noise, atoms.shape, atoms.dtype)
     return unit_columns(atoms.T)
+
+
+def least_squares_dictionary(
+    y: jax.Array, codes: jax.Array, ridge: float = 1e-6
+) -> jax.Array:
+    """The dictionary minimising ``||Y - Z D^T||_F^2 + ridge ||D||_F^2``.
+
+    Solves the normal equations ``(Z^T Z + ridge I) D^T = Z^T Y`` with a
+    Cholesky factorisation (the matrix is symmetric positive definite), which
+    is cheaper and better conditioned than forming the inverse; the method of
+    optimal directions (Engan et al. 1999). Columns are not renormalised here.
+
+    Args:
+      y: [batch, input_dim] float32 observations.
+      codes: [batch, width] float32.
+      ridge: Tikhonov term that keeps the system definite when an atom has
+        no code.
+
+    Returns:
+      [input_dim, width] float32, ``Y^T Z (Z^T Z + ridge I)^-1``.
+    """
+    width = codes.shape[1]
+    gram = codes.T @ codes + ridge * jnp.eye(width, dtype=codes.dtype)
+    return solve_positive_definite(gram, codes.T @ y).T
 
 
 def duplicated_atoms(dictionary: jax.Array, threshold: float) -> jax.Array:
@@ -119,48 +154,8 @@ def replace_atoms(
       [input_dim, width] float32; unflagged atoms unchanged.
     """
     width = dictionary.shape[1]
-    norms = jnp.linalg.norm(residuals, axis=1)
     count = min(width, residuals.shape[0])
-    _, worst = jax.lax.top_k(norms, count)
-    candidates = residuals[worst] / jnp.maximum(norms[worst], 1e-12)[:, None]  # [count, m]
+    _, worst = jax.lax.top_k(jnp.linalg.norm(residuals, axis=1), count)
+    candidates = unit_columns(residuals[worst].T)  # [input_dim, count]
     rank = jnp.cumsum(replace) - 1
-    return jnp.where(replace[None, :], candidates[rank % count].T, dictionary)
-
-
-def learner_output(
-    dictionary: jax.Array, data, spec: DataSpec, *, lam: float, n_iter: int,
-    samples_seen: int, scalars: dict | None = None, curves: dict | None = None,
-) -> MethodOutput:
-    """A learned dictionary's row: FISTA codes of val and OOD, sample tags.
-
-    Args:
-      dictionary: [input_dim, width] float32 learned from ID training samples.
-      data: the seed's ``Dataset``.
-      spec: the sweep point.
-      lam, n_iter: FISTA's L1 weight and iterations for the val/OOD codes.
-      samples_seen: training samples the learner used (static).
-      scalars: extra row fields.
-      curves: training curves (``step`` first).
-
-    Returns:
-      A ``MethodOutput`` whose scalars hold ``samples_seen`` and
-      ``samples_per_atom = samples_seen * k / num_latents`` besides ``scalars``.
-    """
-    codes = fista(jnp.concatenate([data.y_val, data.y_ood]), dictionary, lam, n_iter=n_iter)
-    codes_val, codes_ood = jnp.split(codes, [data.y_val.shape[0]])
-    return MethodOutput(
-        codes_val=codes_val,
-        codes_ood=codes_ood,
-        dictionary=dictionary,
-        params={"dictionary": dictionary},
-        scalars={**sample_tags(spec, samples_seen), **(scalars or {})},
-        curves=curves,
-    )
-
-
-def sample_tags(spec: DataSpec, samples_seen: int) -> dict[str, jax.Array]:
-    """``samples_seen`` and ``samples_per_atom`` (= samples_seen * k / n) as row scalars."""
-    return {
-        "samples_seen": jnp.asarray(samples_seen, jnp.int32),
-        "samples_per_atom": jnp.asarray(samples_seen * spec.k / spec.num_latents, jnp.float32),
-    }
+    return jnp.where(replace[None, :], candidates[:, rank % count], dictionary)

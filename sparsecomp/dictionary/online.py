@@ -1,8 +1,9 @@
 """Online dictionary learning (Mairal et al. 2010) on a stream of fresh samples.
 
 Each mini-batch of ``batch_size`` new ID samples (drawn from the data
-generator, so nothing is stored) is coded by non-negative FISTA on the
-current dictionary; the codes update running sufficient statistics
+generator, so nothing is stored) is coded on the current dictionary (by
+non-negative FISTA, or another coder: ``encode``); the codes update running
+sufficient statistics
 
     A <- beta_t A + Z^T Z / batch_size,    B <- beta_t B + Y^T Z / batch_size.
 
@@ -32,16 +33,17 @@ half of the samples, so its row of ``A`` is not diagonally dominant.
 
 An atom with ``A_jj < 1e-6`` (almost never used) is replaced by a sample of
 the current batch with a little noise, as scikit-learn does.
-``dl_online.solver = "working_set"`` codes each mini-batch to the Lasso
-optimum (``sparsecomp.coding.working_set``, options from ``config.working_set``)
-instead of ``n_iter`` FISTA steps: at n = 1000 with 50,000 samples (seed 0)
-it found 71% of the rare latents 500-999 against 61% with 50 FISTA steps.
-Its codes have at most ``working_set.size`` non-zeros per row, so ``A`` is
-accumulated from their supports (``accumulate_gram``); at n = 10,000 a
-mini-batch of 1024 then costs ~0.9 s on the 2-core CPU (codes 0.4 s, the
+The mini-batches are coded by any sparse coder (``encode``). Coding them to
+the Lasso optimum (``sparsecomp.coding.working_set``, the ``dl_online_ws``
+method) instead of ``n_iter`` FISTA steps found, at n = 1000 with 50,000
+samples (seed 0), 71% of the rare latents 500-999 against 61% with 50 FISTA
+steps. Its codes have at most ``working_set.size`` non-zeros per row, so
+``A`` is accumulated from their supports (``accumulate_gram``); at n = 10,000
+a mini-batch of 1024 then costs ~0.9 s on the 2-core CPU (codes 0.4 s, the
 dictionary update 0.4-0.6 s), against 2.4 s with 50 FISTA steps and the
-dense ``Z^T Z``. Registered as ``dl_online``; val and OOD are coded by FISTA
-on the final (normalised) dictionary.
+dense ``Z^T Z``. The methods ``dl_online`` and ``dl_online_ws``
+(``sparsecomp.methods.dl_online``) code val and OOD by FISTA on the final
+dictionary, its atoms normalised (``OnlineState.dictionary``).
 
 References:
   Mairal, Bach, Ponce & Sapiro (2010), "Online learning for matrix
@@ -53,25 +55,21 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from sparsecomp.coding.fista import fista
-from sparsecomp.coding.working_set import working_set_lasso
-from sparsecomp.data import sample_observations
-from sparsecomp.dictionary_learning import normalise_columns
-from sparsecomp.errors import require_choice, require_int, require_positive
-from sparsecomp.learners import atoms_found, data_dictionary, learner_output
-from sparsecomp.methods.registry import register_method
-from sparsecomp.methods.sections import solver_options
+from sparsecomp.dictionary.atoms import UNUSED_ATOM_NORM, atoms_found, data_dictionary
+from sparsecomp.linalg import unit_columns
 
 DEAD_ATOM_USAGE = 1e-6  # A_jj below this: the atom is resampled
 # Block solves add BLOCK_DAMPING * diag(A_SS) (and pull as much to the current
 # atoms): a block can be singular (two atoms used by one sample only), which
 # gave NaN atoms in 3 of 4 seeds at n = 10,000 with working-set codes.
 BLOCK_DAMPING = 1e-3
+# Forgetting weights of the statistics: Mairal et al.'s and scikit-learn's.
 FORGETTING = ("mairal", "sklearn")
 
 
@@ -83,6 +81,11 @@ class OnlineState(NamedTuple):
     b: jax.Array  # [input_dim, width] float32, running sum of Y^T Z / batch_size
     step: jax.Array  # [] int32, mini-batches seen
     n_resampled: jax.Array  # [] int32, dead atoms replaced so far
+
+    @property
+    def dictionary(self) -> jax.Array:
+        """[input_dim, width] float32: the atoms as unit-norm columns (a zero atom stays zero)."""
+        return unit_columns(self.atoms.T, eps=UNUSED_ATOM_NORM)
 
 
 def forgetting_weight(step: jax.Array, batch_size: int) -> jax.Array:
@@ -189,31 +192,34 @@ class OnlineCurve(NamedTuple):
     """Progress of the stream, logged every ``log_every`` mini-batches."""
 
     samples: jax.Array  # [n_log] int32, samples drawn so far (initial atoms included)
-    atoms_found: jax.Array  # [n_log] float32, ``learners.atoms_found`` of the atoms then
+    atoms_found: jax.Array  # [n_log] float32, ``atoms.atoms_found`` of the atoms then
 
 
 def online_dictionary_learning(
-    key: jax.Array, mixing: jax.Array, spec, *, lam: float, n_iter: int, batch_size: int,
-    n_batches: int, forgetting: str = "mairal", rho: float = 20.0, block_size: int = 1,
-    working_set: dict | None = None, log_every: int = 0,
+    key: jax.Array, sample: Callable[[jax.Array, int], jax.Array], width: int, *,
+    encode: Callable[[jax.Array, jax.Array], jax.Array], batch_size: int, n_batches: int,
+    support_size: int | None = None, forgetting: str = "mairal", rho: float = 20.0,
+    block_size: int = 1, truth: jax.Array | None = None, log_every: int = 0,
 ) -> tuple[OnlineState, OnlineCurve]:
     """Mairal's online dictionary learning on ``n_batches`` fresh mini-batches.
 
     Args:
       key: PRNG key of the stream, the initial atoms and the resampling.
-      mixing: [input_dim, num_latents] float32, used to draw samples
-        (``sparsecomp.data.sample_observations``) and, for the curve only,
-        to count the true atoms found.
-      spec: the sweep point (sizes, noise); width = ``spec.num_latents``.
-      lam: FISTA's L1 weight for the mini-batch codes.
-      n_iter: FISTA iterations per mini-batch, from zero (static).
+      sample: ``sample(key, n)`` draws [n, input_dim] float32 fresh samples
+        (e.g. ``sparsecomp.data.sample_observations`` of a mixing matrix).
+      width: atoms (static).
+      encode: ``encode(y, dictionary)``: [batch, width] float32 codes of
+        [batch, input_dim] ``y`` on the [input_dim, width] current atoms
+        (e.g. FISTA, or ``working_set_lasso`` for the Lasso optimum).
       batch_size, n_batches: the stream (static).
+      support_size: non-zeros per code row at most (static), when ``encode``
+        guarantees it (working-set codes): ``A`` is then accumulated from the
+        codes' supports (``accumulate_gram``); ``None``: dense.
       forgetting: ``"mairal"`` (``beta_t = (1 - 1/t)^rho``) or ``"sklearn"``.
       rho: the exponent of Mairal's weight (unused by ``"sklearn"``).
       block_size: atoms per exact block solve of the dictionary update (static).
-      working_set: ``working_set_lasso`` options: code each mini-batch to the
-        Lasso optimum with them instead of ``n_iter`` FISTA steps (and
-        accumulate ``A`` from the codes' supports, ``accumulate_gram``).
+      truth: [input_dim, num_latents] float32 true atoms, for the curve only
+        (required when ``log_every > 0``).
       log_every: mini-batches between curve points (static), each also printed
         as it is reached; 0 logs none.
 
@@ -221,10 +227,17 @@ def online_dictionary_learning(
       The final ``OnlineState`` and the ``OnlineCurve`` after every
       ``log_every`` mini-batches (``n_batches // log_every`` points); the
       initial atoms took ``width`` samples of their own (``data_dictionary``).
+
+    Raises:
+      ValueError: for an unknown ``forgetting``, or ``log_every > 0`` without ``truth``.
     """
-    width, input_dim = spec.num_latents, spec.input_dim
+    if forgetting not in FORGETTING:
+        raise ValueError(f"forgetting={forgetting!r}: choose one of {FORGETTING}")
+    if log_every and truth is None:
+        raise ValueError("log_every > 0 needs the true atoms (truth) for atoms_found")
     k_draw, k_pick, k_stream = jax.random.split(key, 3)
-    d0 = data_dictionary(k_pick, sample_observations(k_draw, mixing, spec, width), width)
+    d0 = data_dictionary(k_pick, sample(k_draw, width), width)
+    input_dim = d0.shape[0]
     state = OnlineState(
         atoms=d0.T,
         a=jnp.zeros((width, width), jnp.float32),
@@ -232,15 +245,11 @@ def online_dictionary_learning(
         step=jnp.zeros((), jnp.int32),
         n_resampled=jnp.zeros((), jnp.int32),
     )
-    support_size = None if working_set is None else working_set["size"]
 
     def mini_batch(state, batch_key):
         k_y, k_pick, k_noise = jax.random.split(batch_key, 3)
-        y = sample_observations(k_y, mixing, spec, batch_size)  # [batch, input_dim]
-        if working_set is None:
-            codes = fista(y, state.atoms.T, lam, n_iter=n_iter)  # [batch, width]
-        else:
-            codes = working_set_lasso(y, state.atoms.T, lam, **working_set).codes
+        y = sample(k_y, batch_size)  # [batch, input_dim]
+        codes = encode(y, state.atoms.T)  # [batch, width]
         beta = (mairal_forgetting_weight(state.step, rho) if forgetting == "mairal"
                 else forgetting_weight(state.step, batch_size))
         a = accumulate_gram(beta * state.a, codes, support_size)
@@ -253,66 +262,16 @@ def online_dictionary_learning(
 
     def logged_stretch(state, keys):  # keys: [log_every] batch keys
         state, _ = jax.lax.scan(mini_batch, state, keys)
-        samples, found = width + state.step * batch_size, atoms_found(mixing, state.atoms.T)
+        samples, found = width + state.step * batch_size, atoms_found(truth, state.atoms.T)
         jax.debug.print("dl_online: {} samples drawn, atoms found {:.3f}", samples, found)
         return state, (samples, found)
 
     keys = jax.random.split(k_stream, n_batches)
     n_log = n_batches // log_every if log_every else 0
     stretches = keys[:n_log * log_every].reshape(n_log, log_every, *keys.shape[1:])
-    state, (samples, found) = jax.lax.scan(logged_stretch, state, stretches)
+    if n_log:
+        state, (samples, found) = jax.lax.scan(logged_stretch, state, stretches)
+    else:
+        samples, found = jnp.zeros((0,), jnp.int32), jnp.zeros((0,), jnp.float32)
     state, _ = jax.lax.scan(mini_batch, state, keys[n_log * log_every:])
     return state, OnlineCurve(samples, found)
-
-
-def _options(config, spec, solver: str | None) -> dict:
-    """``online_dictionary_learning``'s options from ``config.dl_online``;
-    ``solver`` (if given) replaces ``dl_online.solver``."""
-    cfg = config.dl_online
-    for field in ("n_iter", "batch_size", "block_size"):
-        require_int(f"dl_online.{field}", cfg[field], lower=1)
-    require_int("dl_online.log_every", cfg.log_every, lower=0)
-    require_positive("dl_online.lam", cfg.lam)
-    require_positive("dl_online.rho", cfg.rho)
-    require_choice("dl_online.forgetting", cfg.forgetting, FORGETTING)
-    batch_size = min(int(cfg.batch_size), spec.n_train)
-    return dict(lam=float(cfg.lam), n_iter=int(cfg.n_iter), batch_size=batch_size,
-                n_batches=max(1, spec.n_train // batch_size), forgetting=cfg.forgetting,
-                rho=float(cfg.rho), block_size=int(cfg.block_size), log_every=int(cfg.log_every),
-                working_set=solver_options("dl_online.solver", solver or cfg.solver, config,
-                                           spec))
-
-
-def _make_dl_online(solver: str | None):
-    def make_dl_online(config, spec):
-        """Online DL on ``n_train`` fresh samples; reads ``config.dl_online``.
-
-        The point's ``n_samples // 2`` sets how many samples it draws (rows then
-        sit beside the batch learners' at the same ``samples_seen``), not what it
-        holds: ``n_train // batch_size`` mini-batches, each new. Rows carry
-        ``n_resampled`` (dead atoms replaced), ``samples_seen`` (all it drew,
-        including the ``width`` samples of the initial atoms) and
-        ``samples_per_atom``; its curve (every ``dl_online.log_every``
-        mini-batches, step = samples drawn) holds ``atoms_found``.
-        ``dl_online_ws`` always codes with the working-set solver.
-        """
-        options = _options(config, spec, solver)
-
-        def run(key, data):
-            state, curve = online_dictionary_learning(key, data.mixing, spec, **options)
-            d = normalise_columns(state.atoms.T, state.atoms.T)
-            drawn = spec.num_latents + options["n_batches"] * options["batch_size"]
-            return learner_output(d, data, spec, lam=float(config.fista.lam),
-                                  n_iter=int(config.fista.n_iter), samples_seen=drawn,
-                                  scalars={"n_resampled": state.n_resampled},
-                                  curves={"step": curve.samples, "atoms_found": curve.atoms_found})
-
-        return run
-
-    return make_dl_online
-
-
-# dl_online_ws: dl_online with dl_online.solver = "working_set", a method of its
-# own so that sweeps run both and rows keep them apart.
-register_method("dl_online")(_make_dl_online(None))
-register_method("dl_online_ws")(_make_dl_online("working_set"))

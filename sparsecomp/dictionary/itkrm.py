@@ -8,12 +8,13 @@ over the samples that selected it, then normalises. No inner FISTA loop: an
 iteration costs one ``[batch, n]`` correlation, a top-``S`` and ``S x S``
 solves. Atoms that no sample selected, and the later atom of every
 near-duplicate pair, are replaced by normalised residuals of the
-worst-reconstructed samples (``sparsecomp.learners``).
+worst-reconstructed samples (``atoms.replace_atoms``).
 
-Registered as ``itkrm`` (every iteration passes over the whole train half)
-and ``itkrm_stream`` (every iteration draws a fresh batch from the data
-generator, the setting of Schnass's convergence analysis, so the samples it
-sees are limited by time, not memory).
+``itkrm_batch`` passes over a fixed sample set every iteration;
+``itkrm_stream`` draws a fresh batch from a sampler every iteration, the
+setting of Schnass's convergence analysis, so the samples it sees are
+limited by time, not memory. Their methods (``itkrm``, ``itkrm_stream``) are
+in ``sparsecomp.methods.itkrm``.
 
 References:
   Schnass (2015), "Convergence radius and sample complexity of ITKM
@@ -24,16 +25,19 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from sparsecomp.data import sample_observations
-from sparsecomp.dictionary_learning import normalise_columns
-from sparsecomp.errors import ConfigError, require_int
-from sparsecomp.learners import data_dictionary, duplicated_atoms, learner_output, replace_atoms
-from sparsecomp.methods.registry import register_method
+from sparsecomp.dictionary.atoms import (
+    UNUSED_ATOM_NORM,
+    data_dictionary,
+    duplicated_atoms,
+    replace_atoms,
+)
+from sparsecomp.linalg import unit_columns
 
 # Samples thresholded at a time: bounds the [block, width] correlations.
 ITKRM_BLOCK_ENTRIES = 2**24
@@ -83,10 +87,19 @@ def itkrm_update(
 ) -> tuple[jax.Array, jax.Array]:
     """The new dictionary from accumulated residual means, with replacements.
 
+    A (numerically) zero new atom keeps its previous direction; the atoms no
+    sample selected and the later atom of every near-duplicate pair are then
+    replaced by residuals of the last block (``atoms.replace_atoms``).
+
+    Args:
+      means: the residual means accumulated over all samples of an iteration.
+      dictionary: [input_dim, width] float32 atoms they were computed with.
+      duplicate_cosine: |cosine| above which the later atom of a pair is replaced.
+
     Returns:
       ``(dictionary [input_dim, width] float32 unit-norm, n_replaced [] int32)``.
     """
-    new = normalise_columns(means.atoms.T, dictionary)
+    new = unit_columns(means.atoms.T, fallback=dictionary, eps=UNUSED_ATOM_NORM)
     replace = (means.usage == 0) | duplicated_atoms(new, duplicate_cosine)
     return replace_atoms(new, replace, means.residuals), jnp.sum(replace, dtype=jnp.int32)
 
@@ -108,6 +121,9 @@ def itkrm_batch(
         is the trailing ``n mod block`` samples, zero-padded (padding rows
         select atoms with zero correlation and add nothing).
       width: atoms (static).
+      sparsity: atoms selected per sample (static; the data's ``k``).
+      n_iter: passes over ``y`` (static).
+      duplicate_cosine: |cosine| above which the later atom of a pair is replaced.
 
     Returns:
       ``(dictionary [input_dim, width] float32, n_replaced [] int32)``.
@@ -138,82 +154,35 @@ def itkrm_batch(
 
 
 def itkrm_stream(
-    key: jax.Array, mixing: jax.Array, spec, *, batch_size: int, n_iter: int,
-    duplicate_cosine: float,
+    key: jax.Array, sample: Callable[[jax.Array, int], jax.Array], width: int, *,
+    sparsity: int, batch_size: int, n_iter: int, duplicate_cosine: float,
 ) -> tuple[jax.Array, jax.Array]:
-    """ITKrM with a fresh batch of ``batch_size`` ID samples every iteration.
+    """ITKrM with a fresh batch of ``batch_size`` samples every iteration.
 
     Args:
       key: PRNG key of the stream and the initial atoms.
-      mixing: [input_dim, num_latents] float32, used only to draw samples
-        (``sparsecomp.data.sample_observations``).
-      spec: the sweep point (sizes, noise).
+      sample: ``sample(key, n)`` draws [n, input_dim] float32 fresh samples
+        (e.g. ``sparsecomp.data.sample_observations`` of a mixing matrix).
+      width: atoms (static).
+      sparsity: atoms selected per sample (static; the data's ``k``).
+      batch_size: samples per iteration (static).
+      n_iter: iterations (static).
+      duplicate_cosine: |cosine| above which the later atom of a pair is replaced.
 
     Returns:
       ``(dictionary [input_dim, width] float32, n_replaced [] int32)``; it
       drew ``width`` samples for the initial atoms and ``n_iter *
       batch_size`` for the iterations.
     """
-    width = spec.num_latents
     k_draw, k_pick, k_stream = jax.random.split(key, 3)
-    d0 = data_dictionary(k_pick, sample_observations(k_draw, mixing, spec, width), width)
+    d0 = data_dictionary(k_pick, sample(k_draw, width), width)
 
     def iteration(carry, step_key):
         d, replaced = carry
-        y = sample_observations(step_key, mixing, spec, batch_size)
-        d, count = itkrm_update(residual_means(y, d, spec.k), d, duplicate_cosine)
+        y = sample(step_key, batch_size)
+        d, count = itkrm_update(residual_means(y, d, sparsity), d, duplicate_cosine)
         return (d, replaced + count), None
 
     (d, replaced), _ = jax.lax.scan(iteration, (d0, jnp.zeros((), jnp.int32)),
                                     jax.random.split(k_stream, n_iter))
     return d, replaced
-
-
-def _options(config) -> dict:
-    cfg = config.itkrm
-    for field in ("n_iter", "batch_size"):
-        require_int(f"itkrm.{field}", cfg[field], lower=1)
-    if not 0 < cfg.duplicate_cosine <= 1:
-        raise ConfigError(
-            f"itkrm.duplicate_cosine={cfg.duplicate_cosine} is invalid: it must lie in (0, 1]")
-    return dict(n_iter=int(cfg.n_iter), batch_size=int(cfg.batch_size),
-                duplicate_cosine=float(cfg.duplicate_cosine))
-
-
-@register_method("itkrm")
-def make_itkrm(config, spec):
-    """ITKrM on ``y_train`` (``config.itkrm.n_iter`` passes); FISTA codes for val/OOD."""
-    options = _options(config)
-
-    def run(key, data):
-        d, replaced = itkrm_batch(key, data.y_train, spec.num_latents, sparsity=spec.k,
-                                  n_iter=options["n_iter"],
-                                  duplicate_cosine=options["duplicate_cosine"])
-        return learner_output(d, data, spec, lam=float(config.fista.lam),
-                              n_iter=int(config.fista.n_iter), samples_seen=spec.n_train,
-                              scalars={"n_replaced": replaced})
-
-    return run
-
-
-@register_method("itkrm_stream")
-def make_itkrm_stream(config, spec):
-    """Streaming ITKrM: ``n_train`` fresh samples in batches of ``config.itkrm.batch_size``.
-
-    The point's ``n_samples // 2`` sets how many samples it draws (so rows sit
-    beside the batch learners' at the same ``samples_seen``), not what it
-    holds: ``n_train // batch_size`` iterations, each on a new batch.
-    """
-    options = _options(config)
-    batch_size = min(options["batch_size"], spec.n_train)
-    n_iter = max(1, spec.n_train // batch_size)
-
-    def run(key, data):
-        d, replaced = itkrm_stream(key, data.mixing, spec, batch_size=batch_size, n_iter=n_iter,
-                                   duplicate_cosine=options["duplicate_cosine"])
-        return learner_output(d, data, spec, lam=float(config.fista.lam),
-                              n_iter=int(config.fista.n_iter),
-                              samples_seen=spec.num_latents + n_iter * batch_size,
-                              scalars={"n_replaced": replaced})
-
-    return run
