@@ -54,9 +54,9 @@ from sparsecomp.methods.registry import (
     registered_methods,
 )
 from sparsecomp.metrics import dictionary_match, latent_mcc
+from sparsecomp.report.summary import summarise
 from sparsecomp.run.trainer import train_and_evaluate
 from sparsecomp.sae_interventions import TrainedSAE
-from sparsecomp.tables import summarise
 
 __all__ = [
     "ConfigError",
