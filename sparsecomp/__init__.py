@@ -45,8 +45,8 @@ from sparsecomp.methods.registry import (
 from sparsecomp.methods.sae_derived import TrainedSAE
 from sparsecomp.metrics import dictionary_match, latent_mcc
 from sparsecomp.metrics.rows import evaluate
+from sparsecomp.report.summary import summarise
 from sparsecomp.run.trainer import train_and_evaluate
-from sparsecomp.tables import summarise
 
 __all__ = [
     "ConfigError",

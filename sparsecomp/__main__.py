@@ -12,9 +12,9 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from sparsecomp.errors import ConfigError
+from sparsecomp.report.summary import summarise
 from sparsecomp.run import distributed
 from sparsecomp.run.trainer import train_and_evaluate
-from sparsecomp.tables import summarise
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results, curves and checkpoints.")

@@ -118,16 +118,6 @@ def test_input_dim_derived_from_a_large_c_stops_at_num_latents():
     assert make_spec(num_latents=50, k=10, n_samples=100, c=1.0).input_dim == 17
 
 
-def test_sweep_points_that_coincide_run_once():
-    from sparsecomp.run.defaults import base_config
-    from sparsecomp.run.sweep import sweep_points
-
-    config = base_config()
-    config.data.update({"num_latents": 50, "k": 10})
-    config.sweep.c = (1.0, 5.0, 6.0)  # 5 and 6 both give input_dim = 50
-    assert [spec.input_dim for spec in sweep_points(config)] == [17, 50]
-
-
 def test_n_eval_sets_val_and_ood_and_keeps_the_train_half():
     spec = make_spec(num_latents=20, k=3, n_samples=400, n_eval=50)
     assert (spec.n_train, spec.n_val, spec.n_ood) == (200, 50, 50)

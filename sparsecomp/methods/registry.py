@@ -121,8 +121,10 @@ def register_method(
         row per value (e.g. ``("lam", (0.01, 0.1))``), or ``None`` for one row.
       family: what the method is (one of ``FAMILIES``), for reports and figures.
       sae_type: the SAE type it is or builds on (``"relu"``, ..., ``"MP"``).
-      same_as: a registered method whose rows this one's equal by
-        construction; the trainer then runs the computation once per point.
+      same_as: a method whose rows this one's equal by construction (same
+        requires and variants); the trainer computes them once per point, with
+        that method's factory and PRNG key, and writes them under each
+        configured name (``computed_as``).
       replace: allow replacing an existing entry (notebooks re-running a cell).
 
     Raises:
@@ -194,6 +196,29 @@ def with_requirements(methods) -> tuple[str, ...]:
     for name in methods:
         visit(name, ())
     return tuple(ordered)
+
+
+def computed_as(name: str) -> str:
+    """The method whose computation gives ``name``'s rows: ``name``, or its ``same_as``.
+
+    A chain of ``same_as`` is followed to its end.
+
+    Raises:
+      ConfigError: for an unknown name or a ``same_as`` cycle.
+    """
+    chain = [name]
+    while (target := method_info(chain[-1]).same_as) is not None:
+        if target in chain:
+            raise ConfigError(f"methods: {name!r} is the same as itself via "
+                              f"{' -> '.join(chain + [target])}")
+        chain.append(target)
+    return chain[-1]
+
+
+def family_members(family: str, sae_type: str | None) -> tuple[str, ...]:
+    """Names registered with ``family`` and ``sae_type``, in registration order."""
+    return tuple(name for name, info in _REGISTRY.items()
+                 if info.family == family and info.sae_type == sae_type)
 
 
 def registered_methods() -> tuple[str, ...]:

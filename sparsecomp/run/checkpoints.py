@@ -14,13 +14,14 @@ import jax
 import orbax.checkpoint as ocp
 
 from sparsecomp.run import distributed
+from sparsecomp.run.schema import CHECKPOINTS_DIR
 
 FINAL_STEP = 0
 
 
 def checkpoint_dir(workdir: Path, point: str, method: str) -> Path:
     """Directory of the checkpoint manager of one (point, method) pair."""
-    return Path(workdir).resolve() / "checkpoints" / point / method
+    return Path(workdir).resolve() / CHECKPOINTS_DIR / point / method
 
 
 def save_params(directory: Path, params: Any) -> None:

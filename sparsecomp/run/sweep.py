@@ -128,24 +128,3 @@ def concurrent_methods(config: ml_collections.ConfigDict) -> int:
         )
     return value
 
-
-def point_tags(spec: DataSpec) -> dict:
-    """The row tags of a sweep point, named as in the reference results."""
-    tags = {
-        "num_latents": spec.num_latents,
-        "k": spec.k,
-        "input_dim": spec.input_dim,
-        "n_samples": spec.n_samples,
-    }
-    if spec.noise:
-        tags["noise"] = spec.noise
-    if spec.n_eval is not None:
-        tags["n_eval"] = spec.n_eval
-    return tags
-
-
-def point_name(spec: DataSpec) -> str:
-    """A filesystem-safe name for a sweep point, e.g. ``n100_k10_m47_s5000``."""
-    name = f"n{spec.num_latents}_k{spec.k}_m{spec.input_dim}_s{spec.n_samples}"
-    name += f"_noise{spec.noise:g}" if spec.noise else ""
-    return name + (f"_eval{spec.n_eval}" if spec.n_eval is not None else "")

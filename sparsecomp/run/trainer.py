@@ -15,6 +15,13 @@ nearly halve a point's time; on an accelerator the calls queue on the device
 while compilation and host-side metrics overlap them. Groups are committed in
 the configured order whatever order they finish in.
 
+Methods registered with ``same_as`` (``sparsecomp.methods.registry.computed_as``)
+are computed once per point: the first of them the point runs is computed
+with the factory, required inputs and PRNG key of the method it is the same
+as (whether or not that one is configured), and each of them is committed
+under its own name, in its configured place, with the same rows but for
+``method``.
+
 In a multi-process run (``sparsecomp.run.distributed``) every process runs this
 same loop on its share of the seeds, all in the main thread and one method
 at a time: running, gathering outputs and saving checkpoints all issue
@@ -43,32 +50,28 @@ import numpy as np
 from sparsecomp.data import DataSpec, make_datasets
 from sparsecomp.methods.registry import (
     MethodOutput,
+    computed_as,
     method_info,
     method_variants,
     rows_per_seed,
     with_requirements,
 )
 from sparsecomp.metrics.rows import dictionary_curves, evaluate
+from sparsecomp.report.summary import summarise
 from sparsecomp.run import checkpoints, distributed
 from sparsecomp.run import workdir as wd
 from sparsecomp.run.defaults import base_config
-from sparsecomp.run.sharding import SeedSharding
-from sparsecomp.run.sweep import (
-    concurrent_methods,
+from sparsecomp.run.schema import (
+    METRICS_FILE,
+    RESULTS_FILE,
+    RESULTS_TABLE,
+    RUNS_FILE,
+    group_key,
     point_name,
     point_tags,
-    runs_at,
-    sweep_points,
 )
-from sparsecomp.tables import summarise
-
-RESULTS_TABLE = "results.md"
-
-
-def group_key(row: dict) -> tuple:
-    """Identifies a (sweep point, method) group of rows or curve lines."""
-    return (row["num_latents"], row["k"], row["input_dim"], row["n_samples"],
-            row.get("noise", 0.0), row.get("n_eval"), row["method"])
+from sparsecomp.run.sharding import SeedSharding
+from sparsecomp.run.sweep import concurrent_methods, runs_at, sweep_points
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
@@ -97,10 +100,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     methods = with_requirements(config.methods)
     added = [name for name in methods if name not in config.methods]
     group_rows = {name: len(seeds) * rows_per_seed(name, config) for name in methods}
-    results_path, metrics_path = workdir / wd.RESULTS_FILE, workdir / wd.METRICS_FILE
+    results_path, metrics_path = workdir / RESULTS_FILE, workdir / METRICS_FILE
 
     def group_size(key) -> int:
-        return group_rows.get(key[-1], len(seeds))
+        return group_rows.get(key[1], len(seeds))
 
     def complete(objs):
         return wd.complete_groups(objs, group_key, group_size)
@@ -142,16 +145,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             for index, (spec, todo) in enumerate(pending):
                 data = layout.place(make_datasets(seed_keys, spec))
                 host_data = layout.unpad(distributed.fetch(data))  # once per point, for metrics
+                # computed_as(name) -> the first of the point's methods computed as it,
+                # which runs the computation; the others copy its group.
+                runner: dict = {}
+                for name in todo:
+                    runner.setdefault(computed_as(name), name)
+                computed: dict = {}
 
-                def work(name, spec=spec, data=data, host_data=host_data):
+                def work(name, spec=spec, data=data, host_data=host_data, runner=runner,
+                         computed=computed):
+                    first = runner[computed_as(name)]
+                    if first != name:  # committed before this runs (``waits_for``)
+                        return _copy(computed[first], name)
                     prepared = _prepare(config, spec, name, seed_keys, data, compiled, workdir,
                                         layout)
-                    return _run_and_evaluate(config, spec, name, seeds, host_data, prepared,
-                                             layout)
+                    computed[name] = _run_and_evaluate(config, spec, name, seeds, host_data,
+                                                       prepared, layout)
+                    return computed[name]
+
+                def waits_for(name, runner=runner):
+                    first = runner[computed_as(name)]
+                    return method_info(name).requires + ((first,) if first != name else ())
 
                 summaries = []
                 # closing(): an error while committing also releases the waiting methods.
-                with closing(_in_order(pool, work, todo)) as results:
+                with closing(_in_order(pool, work, todo, waits_for)) as results:
                     for finished in results:
                         new_rows, summary = _commit(finished, workdir, writer)
                         rows.extend(new_rows)
@@ -167,7 +185,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         completed = True
     finally:
         if pending and writer:
-            wd.append_lines(workdir / wd.RUNS_FILE, [{
+            wd.append_lines(workdir / RUNS_FILE, [{
                 "started": started_at, "wall_s": round(time.perf_counter() - start, 1),
                 "groups": done, "completed": completed, "devices": layout.num_devices,
                 "backend": jax.default_backend(), "concurrent_methods": workers,
@@ -181,14 +199,16 @@ def _silent(*args, **kwargs) -> None:
     """``print`` for the processes that do not write (multi-process runs)."""
 
 
-def _in_order(pool: ThreadPoolExecutor | None, work, names: list[str]):
+def _in_order(pool: ThreadPoolExecutor | None, work, names: list[str], waits_for):
     """Runs ``work(name)`` for every name on ``pool``; yields the results in order.
 
-    A method waits for the methods it requires (earlier in ``names``) to be
-    committed, i.e. for the caller to come back for the next result after
-    receiving theirs, so their checkpoints exist when it restores them. The
-    pool starts work in submission order, so the wait cannot deadlock. When a
-    method fails, the methods still waiting are released and fail fast.
+    A method waits for the methods ``waits_for(name)`` names (those it
+    requires, and the one whose computation it copies; earlier in ``names``)
+    to be committed, i.e. for the caller to come back for the next result
+    after receiving theirs, so their checkpoints and results exist when it
+    uses them. The pool starts work in submission order, so the wait cannot
+    deadlock. When a method fails, the methods still waiting are released and
+    fail fast.
     Without a pool, each method runs in the caller's thread when the caller
     asks for its result (after committing the previous one).
     """
@@ -200,7 +220,7 @@ def _in_order(pool: ThreadPoolExecutor | None, work, names: list[str]):
     aborted = threading.Event()
 
     def after_requirements(name):
-        for requirement in method_info(name).requires:
+        for requirement in waits_for(name):
             if requirement in committed:
                 committed[requirement].wait()
         if aborted.is_set():
@@ -238,6 +258,15 @@ class _Finished(NamedTuple):
     params: object  # learned parameters (seed axis first) to checkpoint, or None
     curve_lines: list  # metrics.jsonl lines
     wall_s: float
+    copy_of: str | None = None  # the method of the point whose computation these are
+
+
+def _copy(finished: _Finished, name: str) -> _Finished:
+    """``finished`` (a ``same_as`` computation) as the group of method ``name``."""
+    return finished._replace(
+        name=name, rows=[{**row, "method": name} for row in finished.rows],
+        curve_lines=[{**line, "method": name} for line in finished.curve_lines],
+        copy_of=finished.name)
 
 
 def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workdir,
@@ -245,12 +274,15 @@ def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workd
     """Compiles (once per shape) one method for all seeds, without running it.
 
     ``seed_keys`` and ``data`` are padded and placed by ``layout``; so are the
-    required methods' parameters, restored here.
+    required methods' parameters, restored here. The computation is that of
+    ``computed_as(name)``: its factory, its required inputs, and its PRNG key
+    (the seed's key folded with the CRC32 of its name).
     """
-    info = method_info(name)
+    source = computed_as(name)
+    info = method_info(source)
     tic = time.perf_counter()
     method_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(
-        seed_keys, zlib.crc32(name.encode())
+        seed_keys, zlib.crc32(source.encode())
     )
     point = point_name(spec)
     # Required methods ran earlier (``with_requirements`` orders them first and
@@ -263,7 +295,7 @@ def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workd
         }))
     ] if info.requires else []
     args = (method_keys, data, *inputs)
-    cache_key = (name, spec)
+    cache_key = (source, spec)
     if cache_key not in compiled:
         run = jax.jit(layout.map_seeds(info.factory(config, spec)))
         compiled[cache_key] = run.lower(*args).compile()
@@ -319,9 +351,10 @@ def _commit(finished: _Finished, workdir: Path, writer: bool) -> tuple[list[dict
         )
     if writer:
         if finished.curve_lines:
-            wd.append_lines(workdir / wd.METRICS_FILE, finished.curve_lines)
-        wd.append_lines(workdir / wd.RESULTS_FILE, finished.rows)
-    return finished.rows, _summary(finished.name, finished.rows, finished.wall_s)
+            wd.append_lines(workdir / METRICS_FILE, finished.curve_lines)
+        wd.append_lines(workdir / RESULTS_FILE, finished.rows)
+    label = finished.name + (f" (rows of {finished.copy_of})" if finished.copy_of else "")
+    return finished.rows, _summary(label, finished.rows, finished.wall_s)
 
 
 def _variant_outputs(output: MethodOutput, variants: tuple[str, tuple] | None):
@@ -363,6 +396,7 @@ def _curve_lines(tags: dict, seeds, curves: dict, mixing) -> list[dict]:
 
 
 def _summary(name: str, rows: list[dict], wall_s: float) -> str:
+    """A group's progress line: method, wall time, mean ``mcc_ood``, non-finite seeds."""
     finite = [row["mcc_ood"] for row in rows if not row.get("nonfinite")]
     text = f"{name} {wall_s:.1f}s"
     if finite:

@@ -9,6 +9,8 @@
 * ``metrics.jsonl``: training curves, one object per logged step.
 * ``runs.jsonl``: one object per trainer invocation (start time, wall seconds,
   groups run, whether it finished, devices and concurrency).
+
+The file names are those of ``sparsecomp.run.schema``.
 """
 
 from __future__ import annotations
@@ -18,12 +20,8 @@ import os
 from pathlib import Path
 
 from sparsecomp.errors import ConfigError
+from sparsecomp.run.schema import CONFIG_FILE
 
-RESULTS_FILE = "results.jsonl"
-METRICS_FILE = "metrics.jsonl"
-RUNS_FILE = "runs.jsonl"
-CONFIG_FILE = "config.json"
-NOTES_FILE = "notes.md"  # free text by the researcher; the report quotes it
 # Fields that say how a run executes, not what it computes: a run may resume
 # with other values (e.g. on a machine with more devices).
 EXECUTION_FIELDS = ("devices", "concurrent_methods")

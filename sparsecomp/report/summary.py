@@ -1,34 +1,49 @@
-"""Markdown tables of results: mean +- std over seeds per point and method."""
+"""``results.md``: mean ± std over seeds per sweep point and method, as markdown tables.
+
+The trainer rewrites it after every point and the command line prints it at
+the end of a run; it is public as ``sparsecomp.summarise``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-HEADLINE_METRICS = ("mcc_iid", "mcc_ood", "acc_iid", "acc_ood", "auc_iid", "auc_ood")
-POINT_TAGS = ("num_latents", "k", "input_dim", "n_samples")
-VARIANT_TAGS = ("lam", "n_iter", "n_outer")  # rows a method emits per seed
+from sparsecomp.run.schema import (
+    SUMMARY_METRICS,
+    point_label,
+    point_of,
+    variant_label,
+    variant_of,
+)
 
 
-def summarise(rows: list[dict], metrics=HEADLINE_METRICS) -> str:
+def summarise(rows: list[dict], metrics=SUMMARY_METRICS) -> str:
     """One markdown table per sweep point, methods in first-seen order.
 
-    Rows of a method with variants (``VARIANT_TAGS``) get one line per
-    value, labelled e.g. ``frozen_relu (lam=0.1)``.
+    Points are told apart by every point tag (``sparsecomp.run.schema``), so a
+    sweep over ``noise`` or ``n_eval`` gives a table per value. Rows of a
+    method with variants get one line per value, labelled e.g.
+    ``frozen_relu (lam=0.1)``.
 
     A seed with ``nonfinite`` set is left out of the means and counted in the
     ``seeds`` column as, e.g., ``2 (+1 non-finite)``.
+
+    Args:
+      rows: result rows (``results.jsonl``).
+      metrics: the metric columns, ``SUMMARY_METRICS`` by default.
+
+    Returns:
+      The markdown text, tables separated by blank lines.
     """
     points: dict = {}
     for row in rows:
-        point = tuple((tag, row[tag]) for tag in POINT_TAGS if tag in row)
-        variant = ", ".join(f"{tag}={row[tag]}" for tag in VARIANT_TAGS if tag in row)
+        variant = variant_label(variant_of(row))
         label = f"{row['method']} ({variant})" if variant else row["method"]
-        points.setdefault(point, {}).setdefault(label, []).append(row)
+        points.setdefault(point_of(row), {}).setdefault(label, []).append(row)
     sections = []
     for point, by_method in points.items():
-        title = ", ".join(f"{tag}={value}" for tag, value in point)
         lines = [
-            f"### {title}",
+            f"### {point_label(point)}",
             "",
             "| method | seeds | " + " | ".join(metrics) + " |",
             "|---|---|" + "---|" * len(metrics),

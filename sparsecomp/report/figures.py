@@ -1,63 +1,30 @@
-"""Paper-ready line figures of sweep results (matplotlib, Agg backend, no pyplot).
+"""Paper-ready line figures (matplotlib, Agg backend, no pyplot): the drawing primitives.
 
 Every figure is built on a ``matplotlib.figure.Figure`` object rather than
 ``pyplot``, so no global figure state survives a call (and nothing needs a
-display). Methods keep one colour, line style and legend position across all
-figures: ``method_order`` and ``method_style`` are the single place that
-decides them.
-
-* Base methods, in the canonical order ``BASE_METHODS``, each get their own
-  colour: the first ten those of matplotlib's qualitative ``tab10`` map, the
-  rest (dictionary learners of the scaling study) dark colours of their own,
-  with square markers.
-* Derived methods named after an SAE type (``fista+relu``, ``refined_topk``,
-  ``warm_dl_MP``, ...; ``DERIVED_PREFIXES``) come after the base methods,
-  grouped by SAE type, and reuse that SAE's colour (``sae_relu`` for
-  ``*_relu``) with a line style and marker chosen by the prefix.
-* Any other name comes last, alphabetically, with a colour of the ``Dark2``
-  map picked by a CRC32 of the name (stable across runs and figures).
-
-Reference values are drawn in the method's colour as thin dashed lines with
-``x`` markers.
+display). Colours, line styles and legend order come from
+``sparsecomp.report.styles``; the panels of a report are built by
+``sparsecomp.report.plots`` and ``sparsecomp.report.scaling``.
 """
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib import colormaps  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
-# New names go at the end: a method's colour is fixed by its index here.
-BASE_METHODS = (
-    "fista_oracle", "dl_fista", "softplus_adam", "lista", "linear_probe",
-    "sae_relu", "sae_topk", "sae_jumprelu", "sae_MP",
-    "dl_fista_data", "dl_fista_resample", "dl_online", "itkrm", "sae_topk_auxk",
-    "sae_batchtopk", "dl_online_ws",
+from sparsecomp.report.styles import (  # noqa: E402
+    REFERENCE_STYLE,
+    method_order,
+    method_sort_key,
+    method_style,
 )
-# Colours of base methods past tab10's ten, dark so as not to be read as tab10 shades.
-_EXTRA_COLORS = ("#000000", "#393b79", "#8c6d31", "#7b4173", "#637939", "#843c39")
-SAE_TYPES = ("relu", "topk", "jumprelu", "MP")
-# Derived-method prefixes, in legend order within one SAE type; a name is
-# ``<prefix><type>`` or ``<prefix>sae_<type>``. Longer prefixes that share a
-# start with shorter ones (``warm_dl_`` / ``warm_``) are matched first.
-DERIVED_PREFIXES = (
-    "fista+", "refined_", "frozen_", "renormed_", "oracle_norms_", "support_lstsq_",
-    "warm_", "cold_", "warm_dl_", "cold_dl_", "dl_fista+",
-)
-_DERIVED_STYLES = (
-    ((0, (5, 2)), "s"), (":", "^"), ("-.", "D"), ((0, (1, 1)), "v"),
-    ((0, (3, 1, 1, 1, 1, 1)), "P"), ((0, (6, 2, 1, 2)), "X"), ((0, (4, 1)), "<"),
-    ((0, (2, 2)), ">"), ((0, (8, 2)), "p"), ((0, (1, 2)), "h"), ((0, (3, 3)), "*"),
-)
-REFERENCE_STYLE = {"linestyle": (0, (2, 2)), "linewidth": 1.0, "marker": "x", "alpha": 0.8}
 
 
 def tick_label(value: float) -> str:
@@ -68,55 +35,6 @@ def tick_label(value: float) -> str:
     if abs(value) >= 10_000 and value % 1000 == 0:
         return f"{value / 1000:g}k"
     return f"{value:g}"
-
-
-def split_derived(name: str) -> tuple[str, str] | None:
-    """``(prefix, sae_type)`` when ``name`` is a derived method, else ``None``.
-
-    ``"fista+relu"`` and ``"fista+sae_relu"`` both give ``("fista+", "relu")``.
-    """
-    for prefix in sorted(DERIVED_PREFIXES, key=len, reverse=True):
-        if name.startswith(prefix):
-            rest = name[len(prefix):]
-            rest = rest[len("sae_"):] if rest.startswith("sae_") else rest
-            if rest in SAE_TYPES:
-                return prefix, rest
-    return None
-
-
-def method_sort_key(name: str) -> tuple:
-    """Sort key giving the canonical order: base, derived by SAE type, others A-Z."""
-    if name in BASE_METHODS:
-        return (0, BASE_METHODS.index(name), 0, "")
-    derived = split_derived(name)
-    if derived is not None:
-        prefix, sae_type = derived
-        return (1, SAE_TYPES.index(sae_type), DERIVED_PREFIXES.index(prefix), "")
-    return (2, 0, 0, name)
-
-
-def method_order(names) -> list[str]:
-    """The distinct ``names`` in canonical order (see ``method_sort_key``)."""
-    return sorted(set(names), key=method_sort_key)
-
-
-def method_style(name: str) -> dict:
-    """Matplotlib line keywords (``color``, ``linestyle``, ``marker``) for a method."""
-    tab10 = colormaps["tab10"].colors
-    if name in BASE_METHODS:
-        index = BASE_METHODS.index(name)
-        if index < len(tab10):
-            return {"color": tab10[index], "linestyle": "-", "marker": "o"}
-        return {"color": _EXTRA_COLORS[index - len(tab10)], "linestyle": "-", "marker": "s"}
-    derived = split_derived(name)
-    if derived is not None:
-        prefix, sae_type = derived
-        linestyle, marker = _DERIVED_STYLES[DERIVED_PREFIXES.index(prefix)]
-        color = tab10[BASE_METHODS.index(f"sae_{sae_type}")]
-        return {"color": color, "linestyle": linestyle, "marker": marker}
-    dark2 = colormaps["Dark2"].colors
-    return {"color": dark2[zlib.crc32(name.encode()) % len(dark2)], "linestyle": "-",
-            "marker": "d"}
 
 
 def choose_xscale(values) -> str:

@@ -1,4 +1,4 @@
-"""The trainer end to end: rows, checkpoints, resumption and refused configs."""
+"""The trainer end to end: rows, checkpoints, resumption, shared computations, refused configs."""
 
 import json
 import shutil
@@ -12,11 +12,11 @@ import pytest
 
 import sparsecomp
 from sparsecomp.errors import ConfigError
+from sparsecomp.methods import registry
 from sparsecomp.run import checkpoints, trainer
-from sparsecomp.run.sweep import point_name
-from sparsecomp.run.workdir import CONFIG_FILE, RESULTS_FILE, claim_workdir
+from sparsecomp.run.schema import CONFIG_FILE, RESULTS_FILE, RESULTS_TABLE, point_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TIMING_FIELDS = ("wall_s", "metrics_s")
 
 
@@ -62,7 +62,7 @@ def test_rows_tags_and_metrics(finished_run):
     oracle = [row for row in rows if row["method"] == "fista_oracle"]
     assert all("dict_mean_cosine" in row and row["dict_mean_cosine"] > 0.999 for row in oracle)
     assert (Path(finished_run) / "config.json").exists()
-    assert "| fista_oracle |" in (Path(finished_run) / "results.md").read_text()
+    assert "| fista_oracle |" in (Path(finished_run) / RESULTS_TABLE).read_text()
 
 
 def test_checkpoint_restores_the_learned_probe(finished_run):
@@ -163,22 +163,6 @@ def test_workdir_with_another_config_is_refused(finished_run):
         sparsecomp.train_and_evaluate(config, finished_run)
 
 
-def test_fields_added_since_a_run_resume_only_at_their_defaults(tmp_path):
-    """A workdir from before a config field existed resumes iff the field is at its default."""
-    defaults = {"dl_fista": {"lam": 0.1, "inner_tol": 0.0}, "new_group": {"on": False}}
-    new = {"dl_fista": {"lam": 0.1, "inner_tol": 0.0}, "new_group": {"on": False}, "devices": 2}
-    saved = {"dl_fista": {"lam": 0.1}, "devices": 1}
-    (tmp_path / CONFIG_FILE).write_text(json.dumps(saved))
-    claim_workdir(tmp_path, json.dumps(new), json.dumps(defaults))
-    # Completed; the saved run's execution fields (devices) stay as they were.
-    assert json.loads((tmp_path / CONFIG_FILE).read_text()) == {**new, "devices": 1}
-    (tmp_path / CONFIG_FILE).write_text(json.dumps(saved))
-    off_default = {**new, "dl_fista": {"lam": 0.1, "inner_tol": 1e-4}}
-    with pytest.raises(ConfigError, match=r"fields dl_fista\.inner_tol\)"):
-        claim_workdir(tmp_path, json.dumps(off_default), json.dumps(defaults))
-    assert json.loads((tmp_path / CONFIG_FILE).read_text()) == saved  # untouched
-
-
 def test_workdir_from_before_a_field_existed_resumes(finished_run, tmp_path):
     workdir = tmp_path / "old"
     shutil.copytree(finished_run, workdir)
@@ -237,7 +221,7 @@ def test_nonfinite_seed_is_flagged_not_averaged(tmp_path, capsys):
     assert all("mcc_ood" not in row for row in bad)
     assert all(row["mcc_ood"] > 0.9 for row in good)
     assert "NON-FINITE seeds" in capsys.readouterr().out
-    assert f"{len(good)} (+{len(bad)} non-finite)" in (tmp_path / "results.md").read_text()
+    assert f"{len(good)} (+{len(bad)} non-finite)" in (tmp_path / RESULTS_TABLE).read_text()
 
 
 def test_limits_skip_a_method_at_larger_points(tmp_path):
@@ -259,3 +243,71 @@ def test_bad_limits_are_refused_naming_the_field(tmp_path, limits, message):
     config.limits = limits
     with pytest.raises(ConfigError, match=message):
         sparsecomp.train_and_evaluate(config, tmp_path)
+
+
+def test_a_noise_sweep_gets_a_results_table_per_point(tmp_path, capsys):
+    config = tiny_config()
+    config.sweep.num_latents = (16,)
+    config.sweep.noise = (0.0, 0.1)
+    config.methods = ("fista_oracle",)
+    rows = sparsecomp.train_and_evaluate(config, tmp_path)
+    assert {row.get("noise", 0.0) for row in rows} == {0.0, 0.1}
+    table = (tmp_path / RESULTS_TABLE).read_text()
+    assert table.count("### ") == 2 and table.count("| fista_oracle | 2 |") == 2
+    assert "n_samples=200, noise=0.1\n" in table
+    log = capsys.readouterr().out
+    assert "_s200 | fista_oracle" in log and "_s200_noise0.1 | fista_oracle" in log
+
+
+def _register_shared(monkeypatch, counts):
+    """``toy_base`` and two methods registered as the same computation, in a scratch registry."""
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    def make(config, spec):
+        counts["factory"] += 1
+
+        def run(key, data):
+            counts["traced"] += 1
+            scale = jax.random.uniform(key, ())  # the rows depend on the PRNG key
+            return sparsecomp.MethodOutput(codes_val=data.z_val * scale,
+                                           codes_ood=data.z_ood * scale,
+                                           scalars={"scale": scale})
+
+        return run
+
+    registry.register_method("toy_base", replace=True)(make)
+    for name in ("toy_copy_a", "toy_copy_b"):
+        registry.register_method(name, same_as="toy_base", replace=True)(make)
+
+
+def test_same_as_methods_are_computed_once_with_the_named_methods_key(tmp_path, monkeypatch):
+    counts = {"factory": 0, "traced": 0}
+    _register_shared(monkeypatch, counts)
+    config = tiny_config()
+    config.sweep.num_latents = (16,)
+    config.methods = ("toy_copy_a", "fista_oracle", "toy_copy_b")
+    rows = sparsecomp.train_and_evaluate(config, tmp_path / "copies")
+    assert counts == {"factory": 1, "traced": 1}  # one compiled call for both names
+    assert [row["method"] for row in rows] == ["toy_copy_a"] * 2 + ["fista_oracle"] * 2 + [
+        "toy_copy_b"] * 2
+
+    def as_method(rows, name):
+        return [{**row, "method": "-"} for row in rows if row["method"] == name]
+
+    assert as_method(rows, "toy_copy_a") == as_method(rows, "toy_copy_b")  # timings too
+    # toy_base is not configured, yet its key is the one used: the rows are its own.
+    config.methods = ("toy_base",)
+    base = sparsecomp.train_and_evaluate(config, tmp_path / "base")
+    assert _without_timing(as_method(rows, "toy_copy_a")) == _without_timing(
+        as_method(base, "toy_base"))
+    assert len({row["scale"] for row in base}) == 2  # the seeds' keys differ
+
+    # Resuming: a copy whose rows were lost is computed again, alone, to the same rows.
+    workdir = tmp_path / "copies"
+    kept = [row for row in _rows(workdir) if row["method"] != "toy_copy_b"]
+    (workdir / RESULTS_FILE).write_text("".join(json.dumps(row) + "\n" for row in kept))
+    counts.update(factory=0, traced=0)
+    config.methods = ("toy_copy_a", "fista_oracle", "toy_copy_b")
+    resumed = sparsecomp.train_and_evaluate(config, workdir)
+    assert counts == {"factory": 1, "traced": 1}
+    assert _without_timing(resumed) == _without_timing(rows)

@@ -1,0 +1,76 @@
+"""``python -m sparsecomp.report WORKDIR [--reference FILE.json ...] [--threshold 0.1]``.
+
+Reads a finished workdir (``sparsecomp.report.load``), aggregates its rows and
+matches them with the reference (``sparsecomp.report.aggregate``), writes the
+figures (``sparsecomp.report.plots``, ``sparsecomp.report.scaling``) to
+``WORKDIR/figures/`` and the markdown (``sparsecomp.report.render``) to
+``WORKDIR/report.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sparsecomp.report.aggregate import (
+    THRESHOLD,
+    aggregate,
+    differences,
+    input_dim_notes,
+    match_reference,
+    reference_groups,
+)
+from sparsecomp.report.load import load_notes, load_reference, load_runs, load_workdir
+from sparsecomp.report.plots import aggregate_curves, write_figures
+from sparsecomp.report.render import render_report
+from sparsecomp.report.scaling import has_scaling, write_scaling_figures
+from sparsecomp.run.schema import FIGURES_DIR, REPORT_FILE, RESULTS_FILE
+
+
+def main(argv=None) -> int:
+    """Writes ``report.md`` and ``figures/`` for a workdir; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sparsecomp.report",
+        description="Figures and a markdown report (with reference comparison) of a workdir.")
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--reference", action="append", default=[], metavar="FILE.json",
+                        help="reference results (JSON list of rows); may be repeated")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD,
+                        help="mark |ours - reference| above this (default %(default)s)")
+    args = parser.parse_args(argv)
+
+    config, rows, curve_rows = load_workdir(args.workdir)
+    if not rows:
+        print(f"error: no rows in {args.workdir / RESULTS_FILE}", file=sys.stderr)
+        return 1
+    groups = aggregate(rows)
+    try:
+        ref_rows, notes = load_reference(args.reference)
+    except (OSError, ValueError) as error:  # JSONDecodeError is a ValueError
+        print(f"error: reference: {error}", file=sys.stderr)
+        return 2
+    ref_groups = reference_groups(ref_rows)
+    matches, match_notes = match_reference(groups, ref_groups)
+    notes += match_notes
+    notes += input_dim_notes(matches, ref_rows)
+    diffs = differences(groups, ref_groups, matches, threshold=args.threshold)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+    stems = write_figures(args.workdir / FIGURES_DIR, config, groups,
+                          aggregate_curves(curve_rows), ref_groups, matches)
+    if has_scaling(rows):
+        stems += write_scaling_figures(args.workdir / FIGURES_DIR, rows)
+    text = render_report(title=args.workdir.resolve().name, config=config, rows=rows,
+                         runs=load_runs(args.workdir), workdir_notes=load_notes(args.workdir),
+                         groups=groups, ref_groups=ref_groups, matches=matches, diffs=diffs,
+                         reference_files=args.reference, figure_stems=stems, notes=notes,
+                         threshold=args.threshold)
+    (args.workdir / REPORT_FILE).write_text(text, encoding="utf-8")
+    marked = sum(d.marked for d in diffs)
+    print(f"wrote {args.workdir / REPORT_FILE} and {len(stems)} figures (png+pdf) in "
+          f"{args.workdir / FIGURES_DIR}; {len(matches)} groups matched the reference, "
+          f"{marked} differences above {args.threshold:g}")
+    return 0
+

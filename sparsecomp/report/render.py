@@ -1,0 +1,168 @@
+"""Markdown of the report: the per-point tables and the whole ``report.md``.
+
+``report.md`` holds the sweep, seeds, methods, total wall time, the
+researcher's ``notes.md`` if there is one (provenance, caveats), the
+non-finite seeds, the differences from the reference above the threshold,
+the figures, the sample-complexity section when the rows have one
+(``sparsecomp.report.scaling``), then per sweep point a table of the headline
+metrics (``sparsecomp.run.schema.HEADLINE_METRICS``) with the reference mean
+and the difference, and notes on what the reference matching skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from sparsecomp.report.aggregate import (
+    THRESHOLD,
+    Difference,
+    GroupKey,
+    Stats,
+    order_key,
+    sweep_fields,
+    total_wall_s,
+)
+from sparsecomp.report.scaling import has_scaling, render_scaling
+from sparsecomp.report.styles import method_order, method_sort_key
+from sparsecomp.run.schema import (
+    FIGURES_DIR,
+    HEADLINE_METRICS,
+    NOTES_FILE,
+    VARIANT_TAGS,
+    point_label,
+    variant_label,
+)
+
+
+def _cell(stats: Stats | None, metric: str) -> str:
+    if stats is None or metric not in stats.mean:
+        return "—"
+    return f"{stats.mean[metric]:.3f} ± {stats.std[metric]:.3f}"
+
+
+def _diff_cell(diff: Difference | None) -> str:
+    if diff is None:
+        return "—"
+    text = f"{diff.diff:+.3f}"
+    return f"**{text} ⚠**" if diff.marked else text
+
+
+def _variant_cell(variant: tuple) -> str:
+    return variant_label(variant) or "—"
+
+
+def _ordered_keys(keys) -> list[GroupKey]:
+    return sorted(keys, key=lambda k: (order_key(k.point), method_sort_key(k.method),
+                                       order_key(k.variant)))
+
+
+def render_tables(groups: dict, ref_groups: dict | None = None, matches: dict | None = None,
+                  diffs: list[Difference] | None = None, with_reference: bool = True) -> str:
+    """One markdown table per sweep point: seeds, ours ± std, reference, difference."""
+    ref_groups, matches = ref_groups or {}, matches or {}
+    by_key = {(d.key, d.metric): d for d in diffs or []}
+    metrics = [m for m in HEADLINE_METRICS if any(m in s.mean for s in groups.values())]
+    # Reference columns only for metrics the reference has (it has no dict_*).
+    compared = {m for s in ref_groups.values() for m in s.mean} if with_reference else set()
+    sections = []
+    for point, keys in itertools.groupby(_ordered_keys(groups), key=lambda k: k.point):
+        keys = list(keys)
+        has_variant = any(k.variant for k in keys)
+        header = ["method"] + (["variant"] if has_variant else []) + ["seeds", "non-finite"]
+        for metric in metrics:
+            header += [metric] + (["ref", "diff"] if metric in compared else [])
+        lines = [f"### {point_label(point)}", "", "| " + " | ".join(header) + " |",
+                 "|" + "---|" * len(header)]
+        for key in keys:
+            stats = groups[key]
+            ref = ref_groups.get(matches[key]) if key in matches else None
+            bad = str(len(stats.nonfinite_seeds))
+            if stats.nonfinite_seeds:
+                bad += f" (seeds {', '.join(map(str, stats.nonfinite_seeds))})"
+            cells = [key.method] + ([_variant_cell(key.variant)] if has_variant else [])
+            cells += [str(stats.n), bad]
+            for metric in metrics:
+                cells.append(_cell(stats, metric))
+                if metric in compared:
+                    cells += [_cell(ref, metric), _diff_cell(by_key.get((key, metric)))]
+            lines.append("| " + " | ".join(cells) + " |")
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections) + "\n"
+
+
+def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, runs=(),
+                  ref_groups: dict | None = None, matches: dict | None = None,
+                  diffs: list[Difference] | None = None, reference_files=(),
+                  figure_stems=(), notes=(), workdir_notes: str = "",
+                  threshold: float = THRESHOLD) -> str:
+    """The whole ``report.md``: header, workdir notes, marked differences, figures,
+    tables, reference notes."""
+    seeds = config.get("seeds") or sorted({row.get("seed") for row in rows})
+    methods = method_order({row["method"] for row in rows})
+    wall, n_groups = total_wall_s(rows)
+    sweep = config.get("sweep") or {}
+    out = [f"# Report: {title}", ""]
+    if sweep:
+        out.append("- sweep: " + "; ".join(
+            f"`{f}` ∈ {{{', '.join(map(str, sweep[f]))}}}" for f in sweep)
+            + f" (x axis: `{sweep_fields(config)[0]}`)")
+    else:
+        out.append("- sweep: none (one point)")
+    out += [f"- seeds: {', '.join(map(str, seeds))}",
+            f"- methods: {', '.join(f'`{m}`' for m in methods)}",
+            f"- rows: {len(rows)}; total wall time {wall:.1f} s over {n_groups} (point, method) "
+            "groups (one compiled call per group, all seeds, compilation included)"]
+    if runs:
+        setups = sorted({f"{r['backend']}, {r['devices']} device(s), {r['concurrent_methods']} "
+                         "method(s) at a time" for r in runs})
+        out.append(f"- run time: {sum(r['wall_s'] for r in runs):.1f} s of wall clock over "
+                   f"{len(runs)} trainer invocation(s) ({'; '.join(setups)})")
+    if reference_files:
+        out.append("- reference: " + ", ".join(f"`{Path(f).name}`" for f in reference_files))
+    if workdir_notes:
+        out += ["", f"## Notes on this workdir (`{NOTES_FILE}`)", "", workdir_notes]
+    bad = [(k, s) for k, s in groups.items() if s.nonfinite_seeds]
+    out += ["", "## Non-finite seeds", ""]
+    out += ([f"- `{k.method}` at {point_label(k.point)}"
+             + (f" ({variant_label(k.variant)})" if k.variant else "")
+             + f": seeds {', '.join(map(str, s.nonfinite_seeds))} (excluded from means)"
+             for k, s in bad] or ["none"])
+    if reference_files:
+        order = {key: i for i, key in enumerate(_ordered_keys(groups))}
+        marked = sorted((d for d in diffs or [] if d.marked), key=lambda d: order[d.key])
+        out += ["", f"## Differences from the reference above {threshold:g}", ""]
+        out += [f"- **`{d.key.method}`** at {point_label(d.key.point)}"
+                + (f" ({variant_label(d.key.variant)})" if d.key.variant else "")
+                + f", `{d.metric}`: ours {d.ours:.3f} vs reference {d.reference:.3f} "
+                f"(**{d.diff:+.3f}** ⚠)" for d in marked] or ["none"]
+        n_matched = len(matches or {})
+        out += ["", f"{n_matched} of {len(groups)} groups have a reference match; "
+                f"{len(diffs or [])} comparisons."]
+    stems = list(figure_stems)
+    main = [s for s in stems if s in HEADLINE_METRICS or any(
+        s == f"{m}_vs_{t}" for m in HEADLINE_METRICS for t in VARIANT_TAGS)]
+    curves = [s for s in stems if s.startswith("curve_")]
+    scaling_stems = [s for s in stems if s.startswith("scaling_")]  # in their own section
+    if stems:
+        out += ["", "## Figures", ""]
+        out += [f"![{s}]({FIGURES_DIR}/{s}.png)" for s in main]
+        if curves:
+            out += ["", "Training curves: " + ", ".join(
+                f"[{s[len('curve_'):]}]({FIGURES_DIR}/{s}.png)" for s in curves)]
+        others = [s for s in stems
+                  if s not in main and s not in curves and s not in scaling_stems]
+        if others:
+            out += ["", "Other metrics: " + ", ".join(
+                f"[{s}]({FIGURES_DIR}/{s}.png)" for s in others)]
+        out += ["", "Every figure is also written as PDF. Reference means: dashed, `x` markers; "
+                "log x axes when values span more than a factor 20 (symlog when 0 is among "
+                "them, e.g. `n_iter = 0`)."]
+    if has_scaling(rows):
+        out += ["", render_scaling(rows, scaling_stems).rstrip("\n")]
+    out += ["", "## Results (mean ± std over finite seeds)", "",
+            render_tables(groups, ref_groups, matches, diffs, with_reference=bool(reference_files))]
+    if notes:
+        out += ["## Notes", ""] + [f"- {note}" for note in notes] + [""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
