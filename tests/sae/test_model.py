@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from sae_helpers import SPEC, tiny_model, tiny_params
 
 from sparsecomp.blocking import map_rows
-from sparsecomp.data import make_spec
 from sparsecomp.linalg import unit_columns
 from sparsecomp.sae.model import (
     K_SPARSE_KINDS,
@@ -22,18 +22,6 @@ from sparsecomp.sae.model import (
 )
 from sparsecomp.sae.train import Batch
 
-SPEC = make_spec(num_latents=20, k=3, n_samples=200)  # input_dim 12, 100 train samples
-
-
-def _model(kind, **fields):
-    return SparseAutoencoder(input_dim=SPEC.input_dim, width=SPEC.num_latents, kind=kind,
-                             k=SPEC.k, **fields)
-
-
-def _params(kind, seed=0):
-    model = _model(kind)
-    return model, model.init(jax.random.key(seed), jnp.zeros((1, SPEC.input_dim)))["params"]
-
 
 def test_kinds_and_labels():
     assert set(PROTOCOL_KINDS) <= set(SAE_KINDS) and set(K_SPARSE_KINDS) <= set(SAE_KINDS)
@@ -43,7 +31,7 @@ def test_kinds_and_labels():
 
 def test_impossible_models_are_refused():
     with pytest.raises(ValueError, match="kind='gelu'"):
-        _model("gelu")
+        tiny_model("gelu")
     with pytest.raises(ValueError, match="k=21"):
         SparseAutoencoder(input_dim=12, width=20, kind="topk", k=21)
     SparseAutoencoder(input_dim=12, width=20, kind="relu", k=21)  # relu ignores k
@@ -51,7 +39,7 @@ def test_impossible_models_are_refused():
 
 @pytest.mark.parametrize("kind", SAE_KINDS)
 def test_init_follows_protocol_and_shapes(kind):
-    model, params = _params(kind)
+    model, params = tiny_params(kind)
     width, m = SPEC.num_latents, SPEC.input_dim
     expected = {"W_e": (width, m), "b_e": (width,), "W_d": (m, width), "b_d": (m,)}
     if kind == "jumprelu":
@@ -78,7 +66,7 @@ def test_init_follows_protocol_and_shapes(kind):
 
 
 def test_topk_keeps_exactly_k_largest():
-    model, params = _params("topk")
+    model, params = tiny_params("topk")
     # A positive encoder bias makes the k largest pre-activations positive, so
     # the ReLU keeps all of them.
     params = {**params, "b_e": jnp.full_like(params["b_e"], 10.0)}
@@ -93,7 +81,7 @@ def test_topk_keeps_exactly_k_largest():
 
 
 def test_map_rows_equals_one_pass():
-    model, params = _params("mp")
+    model, params = tiny_params("mp")
     y = jax.random.normal(jax.random.key(8), (37, SPEC.input_dim))
     encode = functools.partial(model.apply, {"params": params}, method=model.encode)
     blocked = jax.jit(lambda y: map_rows(encode, y, chunk=8))(y)
@@ -109,7 +97,7 @@ def _padded_batch(n_real=10, batch=16, seed=10):
 
 
 def test_batchtopk_keeps_k_per_real_row_across_the_batch_and_no_padding():
-    model, params = _params("batchtopk")
+    model, params = tiny_params("batchtopk")
     # A positive encoder bias makes every kept pre-activation positive.
     params = {**params, "b_e": jnp.full_like(params["b_e"], 10.0)}
     batch = _padded_batch()
@@ -128,7 +116,7 @@ def test_batchtopk_keeps_k_per_real_row_across_the_batch_and_no_padding():
 
 
 def test_batchtopk_inference_codes_threshold_at_theta():
-    model, params = _params("batchtopk")
+    model, params = tiny_params("batchtopk")
     y = jax.random.normal(jax.random.key(11), (30, SPEC.input_dim))
     pre = (y - params["b_d"]) @ params["W_e"].T + params["b_e"]
     for theta in (-1.0, 0.0, float(jnp.quantile(pre, 0.8))):

@@ -6,25 +6,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from sae_helpers import SPEC, tiny_model, tiny_params
 
-from sparsecomp.data import make_spec
 from sparsecomp.sae import train
 from sparsecomp.sae.model import SparseAutoencoder
 
-SPEC = make_spec(num_latents=20, k=3, n_samples=200)  # input_dim 12, 100 train samples
 # make_train's settings at the protocol's values but for a short run.
 TRAIN = dict(epochs=4, batch_size=16, lr=5e-4, weight_decay=0.01, gamma=1e-4, renorm_every=50,
              log_every=10)
 
-
-def _model(kind, **fields):
-    return SparseAutoencoder(input_dim=SPEC.input_dim, width=SPEC.num_latents, kind=kind,
-                             k=SPEC.k, **fields)
-
-
-def _params(kind, seed=0):
-    model = _model(kind)
-    return model, model.init(jax.random.key(seed), jnp.zeros((1, SPEC.input_dim)))["params"]
 
 
 def _padded_batch(n_real=10, batch=16, seed=10):
@@ -35,7 +25,7 @@ def _padded_batch(n_real=10, batch=16, seed=10):
 
 
 def test_renormalise_decoder_gives_unit_columns():
-    _, params = _params("relu")
+    _, params = tiny_params("relu")
     params = {**params, "W_d": params["W_d"] * jnp.linspace(0.5, 2.0, SPEC.num_latents)}
     norms = jnp.linalg.norm(train.renormalise_decoder(params)["W_d"], axis=0)
     np.testing.assert_allclose(norms, 1.0, rtol=1e-6)
@@ -61,7 +51,7 @@ def test_shuffle_is_a_uniform_permutation():
 
 @pytest.mark.parametrize("kind", ["jumprelu", "batchtopk", "topk_auxk"])
 def test_masked_loss_equals_loss_of_real_samples(kind):
-    model, params = _params(kind)
+    model, params = tiny_params(kind)
     # For topk_auxk: latents 10.. are dead, so the auxiliary term is on.
     extra = (jnp.arange(20) * 10, train.AuxK(0.5, 4, 100)) if kind == "topk_auxk" else ()
     y = jax.random.normal(jax.random.key(7), (10, SPEC.input_dim))
@@ -77,7 +67,7 @@ def test_masked_loss_equals_loss_of_real_samples(kind):
 
 
 def test_batchtopk_threshold_is_a_moving_average_untouched_by_adamw():
-    model = _model("batchtopk")
+    model = tiny_model("batchtopk")
     optimizer = train.make_optimizer(lr=0.1, weight_decay=0.5, frozen=("threshold",))
     state = train.init_state(jax.random.key(0), model, optimizer)
     # The frozen parameter gets a zero update, whatever its gradient and decay.
@@ -101,7 +91,7 @@ def test_batchtopk_threshold_is_a_moving_average_untouched_by_adamw():
 
 
 def test_auxk_loss_is_zero_without_dead_latents():
-    model, params = _params("topk_auxk")
+    model, params = tiny_params("topk_auxk")
     batch = _padded_batch()
     since_fired = jnp.zeros(SPEC.num_latents, jnp.int32)
     auxk = train.AuxK(1.0, 4, 1000)
@@ -114,7 +104,7 @@ def test_auxk_loss_is_zero_without_dead_latents():
 
 
 def test_auxk_dead_counter_counts_real_samples_and_resets_on_firing():
-    model, params = _params("topk_auxk")
+    model, params = tiny_params("topk_auxk")
     batch = _padded_batch()
     codes = np.asarray(model.apply({"params": params}, batch.y).codes)
     fired_real = (codes[:10] > 0).any(axis=0)
@@ -163,25 +153,25 @@ def test_auxk_loss_by_hand():
 
 
 def test_make_train_refuses_impossible_settings():
-    relu, auxk = _model("relu"), train.AuxK(1 / 32, 4, 100)
+    relu, auxk = tiny_model("relu"), train.AuxK(1 / 32, 4, 100)
     for field in ("epochs", "batch_size", "renorm_every", "log_every"):
         with pytest.raises(ValueError, match=f"{field}=0"):
             train.make_train(relu, **{**TRAIN, field: 0})
     with pytest.raises(ValueError, match="auxk"):
-        train.make_train(_model("topk_auxk"), **TRAIN)  # topk_auxk needs AuxK
+        train.make_train(tiny_model("topk_auxk"), **TRAIN)  # topk_auxk needs AuxK
     with pytest.raises(ValueError, match="auxk"):
         train.make_train(relu, **TRAIN, auxk=auxk)  # ...and only it
     with pytest.raises(ValueError, match="auxk"):
-        train.make_train(_model("topk_auxk"), **TRAIN, auxk=auxk._replace(k=21))
+        train.make_train(tiny_model("topk_auxk"), **TRAIN, auxk=auxk._replace(k=21))
     with pytest.raises(ValueError, match="threshold_decay"):
-        train.make_train(_model("batchtopk"), **TRAIN)
+        train.make_train(tiny_model("batchtopk"), **TRAIN)
     with pytest.raises(ValueError, match="threshold_decay=1.0"):
-        train.make_train(_model("batchtopk"), **TRAIN, threshold_decay=1.0)
-    train.make_train(_model("batchtopk"), **TRAIN, threshold_decay=0.0)
+        train.make_train(tiny_model("batchtopk"), **TRAIN, threshold_decay=1.0)
+    train.make_train(tiny_model("batchtopk"), **TRAIN, threshold_decay=0.0)
 
 
 def test_split_metrics_match_the_forward_pass():
-    model, params = _params("relu")
+    model, params = tiny_params("relu")
     val = jax.random.normal(jax.random.key(12), (9, SPEC.input_dim))
     ood = jax.random.normal(jax.random.key(13), (5, SPEC.input_dim))
     metrics = train.split_metrics(params, model, {"val": val, "ood": ood}, 0.5)
