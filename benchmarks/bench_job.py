@@ -18,24 +18,30 @@ temporary workdir, and reads the time split that every row carries
 
 Each command runs twice with one fresh compilation cache directory: *cold*
 (the cache starts empty, everything compiles) and *warm* (the same command
-again in a new workdir: every program should load from the cache). The first
-table gives, per job, cache state and method, the median over the method's
-groups (sweep points) of ``compile_s``, ``run_s``, ``eval_s``, ``restore_s``
-and ``wall_s``; the second, per command, its whole wall time (start-up, data
-generation and commits included), the groups' ``wall_s`` summed, the rest
-(start-up, data, commits: the whole minus the groups), and the programs the
-command compiled and loaded from the cache (the CLI's ``compilation cache``
-line; seconds in XLA compilation or cache loads in brackets).
+again in a new workdir: every program should load from the cache). Methods
+run one at a time (``concurrent_methods = 1``), so each group's parts add up
+to its ``wall_s``; ``--concurrent-methods 2`` measures the CLI's default, two
+at a time, where the groups overlap.
+
+The first table gives, per job, cache state and method, the median over the
+method's groups (sweep points) of ``compile_s``, ``run_s``, ``eval_s``,
+``restore_s`` and ``wall_s``. The second gives, per command, its whole wall
+time (interpreter and JAX start-up, data generation and commits included),
+the groups' ``wall_s`` summed, the rest (the whole minus the groups: start-up,
+data, commits), and the programs the command compiled and those it loaded
+from the cache (the CLI's ``compilation cache`` line), with the seconds spent
+in XLA compilation or cache loads, summed over threads, in brackets.
 
 Run::
 
     python benchmarks/bench_job.py [--jobs a b] [--epochs 500] [--a-seeds 32]
-        [--b-num-latents 100 1000] [--json FILE]
+        [--b-num-latents 100 1000] [--concurrent-methods 1] [--json FILE]
 
 ``--epochs`` sets ``sae.epochs`` in both jobs (the protocol's 500 by
 default; ``--epochs 50`` for a check on a small CPU); ``--json FILE`` also
-writes every measurement as JSON (``benchmarks/accelerator_check.sh`` uses
-it). Medians are of groups, so (a), one group, reports that group.
+writes every measurement as JSON, after each command
+(``benchmarks/accelerator_check.sh`` reads it). Medians are over groups, so
+(a), one group, reports that group.
 """
 
 from __future__ import annotations
@@ -71,8 +77,7 @@ def job_overrides(job: str, args) -> list[str]:
             args.b_methods)
     return [f"--config.sweep.num_latents={num_latents!r}", f"--config.methods={methods!r}",
             f"--config.seeds={seeds!r}", f"--config.sae.epochs={args.epochs}",
-            *([f"--config.concurrent_methods={args.concurrent_methods}"]
-              if args.concurrent_methods else [])]
+            f"--config.concurrent_methods={args.concurrent_methods}"]
 
 
 def run_command(overrides: list[str], cache: Path, timeout: float) -> dict:
@@ -122,8 +127,9 @@ def main() -> None:
     parser.add_argument("--b-num-latents", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--b-seeds", type=int, default=3)
     parser.add_argument("--b-methods", nargs="+", default=list(B_METHODS))
-    parser.add_argument("--concurrent-methods", type=int, default=None,
-                        help="config.concurrent_methods (default: the config's)")
+    parser.add_argument("--concurrent-methods", type=int, default=1,
+                        help="config.concurrent_methods: 1 (default) for a split that adds up, "
+                             "2 for the CLI's default")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per command")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
@@ -139,6 +145,10 @@ def main() -> None:
                 results.append({"job": job, "cache": state, "overrides": overrides,
                                 **measured, "medians": medians(measured["groups"])})
                 print(f"  {state}: {measured['command_s']:.1f} s", flush=True)
+                if args.json:  # after every command, so a run cut short keeps what it measured
+                    args.json.write_text(json.dumps(
+                        {"args": vars(args) | {"json": str(args.json)}, "results": results},
+                        indent=1))
 
     print("\nmedian over each method's groups, seconds\n")
     print("| job | cache | method | groups | " + " | ".join(TIMING_FIELDS) + " |")
@@ -152,13 +162,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for result in results:
         groups_s = sum(group["wall_s"] for group in result["groups"])
+        # Groups that run side by side overlap: their sum is no part of the command.
+        rest = f"{result['command_s'] - groups_s:.1f}" if args.concurrent_methods == 1 else "–"
         xla = f" ({result['xla_compile_s']:.1f} s)" if result["xla_compile_s"] is not None else ""
         print(f"| ({result['job']}) | {result['cache']} | {result['command_s']:.1f} | "
-              f"{groups_s:.1f} | {result['command_s'] - groups_s:.1f} | "
-              f"{result['programs_compiled']}{xla} | {result['programs_loaded']} |")
-    if args.json:
-        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)},
-                                         "results": results}, indent=1))
+              f"{groups_s:.1f} | {rest} | {result['programs_compiled']}{xla} | "
+              f"{result['programs_loaded']} |")
 
 
 if __name__ == "__main__":
