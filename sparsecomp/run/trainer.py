@@ -56,7 +56,8 @@ from sparsecomp.methods.registry import (
     rows_per_seed,
     with_requirements,
 )
-from sparsecomp.metrics.rows import dictionary_curves, evaluate
+from sparsecomp.metrics.group import evaluate_group
+from sparsecomp.metrics.rows import dictionary_curves
 from sparsecomp.report.summary import summarise
 from sparsecomp.run import checkpoints, distributed
 from sparsecomp.run import workdir as wd
@@ -145,7 +146,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         with ThreadPoolExecutor(max_workers=workers) if single_process else nullcontext() as pool:
             for index, (spec, todo) in enumerate(pending):
                 data = layout.place(make_datasets(seed_keys, spec))
-                host_data = layout.unpad(distributed.fetch(data))  # once per point, for metrics
+                # The true atoms on the host, once per point: curves of learned dictionaries.
+                mixing = layout.unpad(distributed.fetch(data.mixing))
                 # computed_as(name) -> the first of the point's methods computed as it,
                 # which runs the computation; the others copy its group.
                 runner: dict = {}
@@ -153,7 +155,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                     runner.setdefault(computed_as(name), name)
                 computed: dict = {}
 
-                def work(name, spec=spec, data=data, host_data=host_data, runner=runner,
+                def work(name, spec=spec, data=data, mixing=mixing, runner=runner,
                          computed=computed):
                     first = runner[computed_as(name)]
                     if first != name:  # committed before this runs (``waits_for``)
@@ -161,7 +163,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                     computed[name] = _timed_group(
                         lambda: _prepare(config, spec, name, seed_keys, data, compiled, workdir,
                                          layout),
-                        lambda prepared: _run_and_evaluate(config, spec, name, seeds, host_data,
+                        lambda prepared: _run_and_evaluate(config, spec, name, seeds, mixing,
                                                            prepared, layout))
                     return computed[name]
 
@@ -328,11 +330,13 @@ def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workd
                      compile_s=time.perf_counter() - restored)
 
 
-def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, host_data, prepared: _Prepared,
+def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, mixing, prepared: _Prepared,
                       layout: SeedSharding) -> _Finished:
     """Runs one prepared method call and evaluates every seed; writes nothing.
 
-    ``host_data`` is the point's dataset on the host, padding seeds dropped.
+    ``mixing`` is the point's [seeds, m, n] true atoms on the host, padding
+    seeds dropped. The metrics are computed where the output is
+    (``evaluate_group``).
 
     Each row gets ``run_s``, the compiled call for all seeds until its output
     is ready on the device, and ``eval_s``, everything after it: fetching the
@@ -340,26 +344,31 @@ def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, host_data, prepa
     adds the other timings).
     """
     tic = time.perf_counter()
-    output = jax.block_until_ready(prepared.executable(*prepared.args))
+    device_output = jax.block_until_ready(prepared.executable(*prepared.args))
     ran = time.perf_counter()
-    output = layout.unpad(distributed.fetch(output))
+    data = prepared.args[1]
+    variants = method_variants(name, config)
+    # Every metric of every seed, on the device the output is on (padding seeds dropped).
+    metrics = evaluate_group(data, device_output, variants=variants is not None,
+                             num_seeds=len(seeds), fetch=distributed.fetch)
+    output = layout.unpad(distributed.fetch(device_output))
 
     tags = {**point_tags(spec), "method": name}
-    variants = method_variants(name, config)
     new_rows = []
     for i, seed in enumerate(seeds):
-        seed_output, seed_data = jax.tree.map(lambda x, i=i: x[i], (output, host_data))
-        for variant_tags, row_output in _variant_outputs(seed_output, variants):
+        seed_output = jax.tree.map(lambda x, i=i: x[i], output)
+        for (variant_tags, row_output), row_metrics in zip(
+                _variant_outputs(seed_output, variants), metrics[i], strict=True):
             row = {**tags, **variant_tags, "width": int(row_output.codes_val.shape[-1]),
                    "seed": seed}
             row.update({key: np.asarray(v).item() for key, v in (row_output.scalars or {}).items()})
-            row.update(evaluate(seed_data, row_output))
+            row.update(row_metrics)
             new_rows.append(row)
     expected = len(seeds) * rows_per_seed(name, config)
     if len(new_rows) != expected:
         raise RuntimeError(f"method {name!r} returned {len(new_rows)} rows, expected {expected}")
     params = output.params if output.params is not None and jax.tree.leaves(output.params) else None
-    lines = _curve_lines(tags, seeds, output.curves, host_data.mixing) if output.curves else []
+    lines = _curve_lines(tags, seeds, output.curves, mixing) if output.curves else []
     timings = {"run_s": ran - tic, "eval_s": time.perf_counter() - ran}
     return _Finished(name, point_name(spec), new_rows, params, lines, timings)
 
