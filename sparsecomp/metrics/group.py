@@ -27,6 +27,7 @@ samples on the decision boundary.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 
@@ -157,14 +158,15 @@ def _second_pass(data: Dataset, output: MethodOutput, support_index, dict_index)
 _EXECUTABLES: dict = {}
 
 
-def _executable(program, args: tuple, timings: dict, **static):
-    """``program`` compiled for ``args``, tracing and compiling timed in ``timings``."""
+def _executable(program, args: tuple, timings: dict, compile_lock, **static):
+    """``program`` compiled for ``args`` (under ``compile_lock``), timed in ``timings``."""
     leaves, structure = jax.tree.flatten(args)
     signature = tuple((x.shape, x.dtype, getattr(x, "sharding", None)) for x in leaves)
     key = (program, tuple(sorted(static.items())), structure, signature)
     if key not in _EXECUTABLES:
         tic = time.perf_counter()
-        _EXECUTABLES[key] = program.lower(*args, **static).compile()
+        with compile_lock:
+            _EXECUTABLES[key] = program.lower(*args, **static).compile()
         timings["compile_s"] = timings.get("compile_s", 0.0) + time.perf_counter() - tic
     return _EXECUTABLES[key]
 
@@ -200,7 +202,8 @@ def _second(data, output, support_index, dict_index, variants):
 
 def evaluate_group(data: Dataset, output: MethodOutput, *, variants: bool = False,
                    num_seeds: int | None = None, fetch=jax.device_get,
-                   timings: dict | None = None) -> list[list[dict]]:
+                   timings: dict | None = None,
+                   compile_lock=None) -> list[list[dict]]:
     """``evaluate`` of every seed (and variant) of a group, in two device passes.
 
     Args:
@@ -215,6 +218,8 @@ def evaluate_group(data: Dataset, output: MethodOutput, *, variants: bool = Fals
       timings: if given, ``compile_s`` there grows by the seconds spent
         tracing and compiling the evaluation programs (once per shape and
         process), so a caller can count them as compilation, not evaluation.
+      compile_lock: held while compiling (the trainer's lock, shared with its
+        methods' compilation); None holds nothing.
 
     Returns:
       ``rows[seed][variant]``: ``evaluate``'s dict for each (one per seed
@@ -226,9 +231,11 @@ def evaluate_group(data: Dataset, output: MethodOutput, *, variants: bool = Fals
         return _per_seed(fetch((data, output)), variants, num_seeds)
     n_samples, width = output.codes_val.shape[-2:]
     timings = {} if timings is None else timings
+    compile_lock = contextlib.nullcontext() if compile_lock is None else compile_lock
     noise = jnp.asarray(_noise_stream(n_samples * width))
     args = (data, output, noise)
-    first = jax.device_get(_executable(_first, args, timings, variants=variants)(*args))
+    first = jax.device_get(
+        _executable(_first, args, timings, compile_lock, variants=variants)(*args))
     first = jax.tree.map(lambda x: x[:num_seeds], first)
     if not variants:
         first = jax.tree.map(lambda x: x[:, None], first)
@@ -243,7 +250,7 @@ def evaluate_group(data: Dataset, output: MethodOutput, *, variants: bool = Fals
         support.append(pairs["support"])
         dict_index.append(pairs.get("dictionary"))
     second = _run_second(data, output, support, dict_index, variants, num_seeds, num_variants,
-                         has_dictionary, timings)
+                         has_dictionary, timings, compile_lock)
     rows = []
     for s in range(num_seeds):
         rows.append([])
@@ -308,7 +315,7 @@ def _padded_pairs(true_index, code_index, length: int):
 
 
 def _run_second(data, output, support, dict_index, variants, num_seeds, num_variants,
-                has_dictionary, timings):
+                has_dictionary, timings, compile_lock):
     """The second device pass over the (seed, variant) grid; padding seeds repeat the last."""
     padded_seeds = data.z_val.shape[0]
 
@@ -320,7 +327,7 @@ def _run_second(data, output, support, dict_index, variants, num_seeds, num_vari
         return tuple(x if variants else x[:, 0] for x in shaped)
 
     args = (data, output, grid(support), grid(dict_index) if has_dictionary else None)
-    second = _executable(_second, args, timings, variants=variants)(*args)
+    second = _executable(_second, args, timings, compile_lock, variants=variants)(*args)
     second = jax.tree.map(lambda x: np.asarray(x)[:num_seeds], jax.device_get(second))
     if not variants:
         second = jax.tree.map(lambda x: x[:, None], second)

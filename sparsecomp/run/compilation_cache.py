@@ -32,6 +32,10 @@ from pathlib import Path
 import jax
 from jax.experimental.compilation_cache import compilation_cache as _jax_cache
 
+# Held while a worker thread of the trainer compiles (a method's call or the
+# evaluation programs): a CI run once aborted inside XLA while serialising an
+# executable for the persistent cache, with two threads compiling at once.
+COMPILE_LOCK = threading.Lock()
 ENV_VAR = "SPARSECOMP_COMPILATION_CACHE"
 JAX_ENV_VAR = "JAX_COMPILATION_CACHE_DIR"
 

@@ -61,6 +61,7 @@ from sparsecomp.metrics.rows import dictionary_curves
 from sparsecomp.report.summary import summarise
 from sparsecomp.run import checkpoints, distributed
 from sparsecomp.run import workdir as wd
+from sparsecomp.run.compilation_cache import COMPILE_LOCK
 from sparsecomp.run.defaults import base_config
 from sparsecomp.run.schema import (
     METRICS_FILE,
@@ -326,7 +327,8 @@ def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workd
     cache_key = (source, spec)
     if cache_key not in compiled:
         run = jax.jit(layout.map_seeds(info.factory(config, spec)))
-        compiled[cache_key] = run.lower(*args).compile()
+        with COMPILE_LOCK:
+            compiled[cache_key] = run.lower(*args).compile()
     return _Prepared(compiled[cache_key], args, restore_s=restored - tic,
                      compile_s=time.perf_counter() - restored)
 
@@ -353,7 +355,8 @@ def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, mixing, prepared
     # Every metric of every seed, on the device the output is on (padding seeds dropped).
     evaluation: dict = {}  # compile_s: tracing and compiling the evaluation programs
     metrics = evaluate_group(data, device_output, variants=variants is not None,
-                             num_seeds=len(seeds), fetch=distributed.fetch, timings=evaluation)
+                             num_seeds=len(seeds), fetch=distributed.fetch, timings=evaluation,
+                             compile_lock=COMPILE_LOCK)
     # The host needs the scalars, params and curves, not the codes (hundreds of MB).
     width = int(device_output.codes_val.shape[-1])
     output = layout.unpad(distributed.fetch(device_output._replace(
