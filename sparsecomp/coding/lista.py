@@ -28,10 +28,6 @@ import optax
 
 from sparsecomp.coding.fista import lipschitz_constant, shrink
 
-# Full float32 products (no TF32 on accelerators): the untrained network must
-# be ISTA itself, and it is trained against the same sparse-coding loss.
-_HIGHEST = jax.lax.Precision.HIGHEST
-
 
 class ListaParams(NamedTuple):
     """Per-layer weights, layer axis first."""
@@ -56,8 +52,7 @@ def lista_init(dictionary: jax.Array, lam: jax.Array | float, n_layers: int) -> 
     width = dictionary.shape[1]
     step = 1.0 / lipschitz_constant(dictionary)
     input_matrix = step * dictionary
-    gram = jnp.matmul(dictionary.T, dictionary, precision=_HIGHEST)
-    lateral = jnp.eye(width, dtype=dictionary.dtype) - step * gram
+    lateral = jnp.eye(width, dtype=dictionary.dtype) - step * (dictionary.T @ dictionary)
     threshold = jnp.full((width,), step * lam, dictionary.dtype)
 
     def stack(x):
@@ -80,9 +75,7 @@ def lista_apply(params: ListaParams, y: jax.Array, *, nonneg: bool = True) -> ja
 
     def layer(codes, weights):
         input_matrix, lateral, threshold = weights
-        drive = jnp.matmul(y, input_matrix, precision=_HIGHEST)
-        return shrink(drive + jnp.matmul(codes, lateral, precision=_HIGHEST), threshold,
-                      nonneg), None
+        return shrink(y @ input_matrix + codes @ lateral, threshold, nonneg), None
 
     width = params.lateral.shape[-1]
     codes = jnp.zeros((y.shape[0], width), y.dtype)
@@ -105,8 +98,7 @@ def lista_loss(
       [] float32.
     """
     codes = lista_apply(params, y)
-    y_hat = jnp.matmul(codes, dictionary.T, precision=_HIGHEST)
-    return jnp.mean((y - y_hat) ** 2) + lam * jnp.mean(jnp.abs(codes))
+    return jnp.mean((y - codes @ dictionary.T) ** 2) + lam * jnp.mean(jnp.abs(codes))
 
 
 def lista_train(
