@@ -2,6 +2,11 @@
 
 Fields are overridden with ``--config.FIELD=VALUE`` (ml-collections), e.g.
 ``--config.sweep.num_latents='(100,1000)' --config.seeds='(0,1,2)'``.
+
+JAX's persistent compilation cache is on, so a second run of a command loads
+its programs instead of compiling them: ``--compilation_cache DIR`` (or
+``SPARSECOMP_COMPILATION_CACHE``) moves it from ``~/.cache/sparsecomp/jax``,
+``--compilation_cache=`` turns it off (``sparsecomp.run.compilation_cache``).
 """
 
 from __future__ import annotations
@@ -14,10 +19,20 @@ from ml_collections import config_flags
 from sparsecomp.errors import ConfigError
 from sparsecomp.report.summary import summarise
 from sparsecomp.run import distributed
+from sparsecomp.run.compilation_cache import (
+    CompileCounter,
+    cache_dir_from_flag,
+    enable_compilation_cache,
+)
 from sparsecomp.run.trainer import train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results, curves and checkpoints.")
+_CACHE = flags.DEFINE_string(
+    "compilation_cache", None,
+    "Directory of JAX's persistent compilation cache; empty for none. Default: "
+    "$SPARSECOMP_COMPILATION_CACHE, else $JAX_COMPILATION_CACHE_DIR, else "
+    "$XDG_CACHE_HOME/sparsecomp/jax (~/.cache/sparsecomp/jax).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -25,12 +40,18 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO
+    cache_dir = cache_dir_from_flag(_CACHE.value)
+    if cache_dir is not None:
+        enable_compilation_cache(cache_dir)
     distributed.initialize_from_environment()
     try:
-        rows = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+        with CompileCounter() as counter:
+            rows = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     except ConfigError as error:
         sys.exit(f"sparsecomp: invalid config: {error}")
     if distributed.is_writer():
+        if cache_dir is not None:
+            print(f"compilation cache {cache_dir}: {counter.summary()}")
         print(summarise(rows))
 
 

@@ -28,6 +28,12 @@ import jax.numpy as jnp
 from sparsecomp.blocking import even_chunk, map_rows
 from sparsecomp.linalg import largest_eigenvalue
 
+# Every product runs in full float32 (accelerators would otherwise use TF32,
+# ~1e-3 relative): the step 1 / L must not exceed the true one, and a gradient
+# 1e-3 off moves small codes across zero and stays above the relative
+# tolerances of ``solver_run_until`` (1e-4 in DL-FISTA's rounds).
+_HIGHEST = jax.lax.Precision.HIGHEST
+
 # On CPU, solve blocks of about this many code entries (2 MiB of float32 per
 # iterate), so the iterates stay in cache: ~1.2x faster at width 1000-5000.
 CPU_BLOCK_ENTRIES = 2**19
@@ -96,7 +102,7 @@ def lipschitz_constant(dictionary: jax.Array) -> jax.Array:
     Returns:
       [] float32, the largest eigenvalue of ``D D^T``.
     """
-    return largest_eigenvalue(dictionary @ dictionary.T)
+    return largest_eigenvalue(jnp.matmul(dictionary, dictionary.T, precision=_HIGHEST))
 
 
 def make_problem(
@@ -121,22 +127,24 @@ def _shared_problem(dictionary, lam, gram) -> LassoProblem:
         gram = use_gram_form(input_dim, width)
     step_size = 1.0 / lipschitz_constant(dictionary)
     lam = jnp.asarray(lam, dictionary.dtype)
-    gram_matrix = dictionary.T @ dictionary if gram else None
+    gram_matrix = jnp.matmul(dictionary.T, dictionary, precision=_HIGHEST) if gram else None
     return LassoProblem(None, dictionary, gram_matrix, None, lam, step_size)
 
 
 def _rows_problem(shared: LassoProblem, y: jax.Array) -> LassoProblem:
     """Completes ``shared`` with the observations ``y`` ([rows, input_dim])."""
     if shared.gram is not None:
-        return shared._replace(dictionary=None, y_dot_d=y @ shared.dictionary)
+        return shared._replace(dictionary=None,
+                               y_dot_d=jnp.matmul(y, shared.dictionary, precision=_HIGHEST))
     return shared._replace(y=y)
 
 
 def smooth_gradient(problem: LassoProblem, codes: jax.Array) -> jax.Array:
     """Gradient of ``0.5 ||y - D z||^2`` at ``codes`` ([batch, width])."""
     if problem.gram is not None:
-        return codes @ problem.gram - problem.y_dot_d
-    return (codes @ problem.dictionary.T - problem.y) @ problem.dictionary
+        return jnp.matmul(codes, problem.gram, precision=_HIGHEST) - problem.y_dot_d
+    residual = jnp.matmul(codes, problem.dictionary.T, precision=_HIGHEST) - problem.y
+    return jnp.matmul(residual, problem.dictionary, precision=_HIGHEST)
 
 
 def shrink(values: jax.Array, threshold: jax.Array, nonneg: bool) -> jax.Array:

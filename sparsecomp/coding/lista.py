@@ -28,6 +28,10 @@ import optax
 
 from sparsecomp.coding.fista import lipschitz_constant, shrink
 
+# Full float32 products (no TF32 on accelerators): the untrained network must
+# be ISTA itself, and it is trained against the same sparse-coding loss.
+_HIGHEST = jax.lax.Precision.HIGHEST
+
 
 class ListaParams(NamedTuple):
     """Per-layer weights, layer axis first."""
@@ -52,7 +56,8 @@ def lista_init(dictionary: jax.Array, lam: jax.Array | float, n_layers: int) -> 
     width = dictionary.shape[1]
     step = 1.0 / lipschitz_constant(dictionary)
     input_matrix = step * dictionary
-    lateral = jnp.eye(width, dtype=dictionary.dtype) - step * (dictionary.T @ dictionary)
+    gram = jnp.matmul(dictionary.T, dictionary, precision=_HIGHEST)
+    lateral = jnp.eye(width, dtype=dictionary.dtype) - step * gram
     threshold = jnp.full((width,), step * lam, dictionary.dtype)
 
     def stack(x):
@@ -75,7 +80,9 @@ def lista_apply(params: ListaParams, y: jax.Array, *, nonneg: bool = True) -> ja
 
     def layer(codes, weights):
         input_matrix, lateral, threshold = weights
-        return shrink(y @ input_matrix + codes @ lateral, threshold, nonneg), None
+        drive = jnp.matmul(y, input_matrix, precision=_HIGHEST)
+        return shrink(drive + jnp.matmul(codes, lateral, precision=_HIGHEST), threshold,
+                      nonneg), None
 
     width = params.lateral.shape[-1]
     codes = jnp.zeros((y.shape[0], width), y.dtype)
@@ -98,7 +105,8 @@ def lista_loss(
       [] float32.
     """
     codes = lista_apply(params, y)
-    return jnp.mean((y - codes @ dictionary.T) ** 2) + lam * jnp.mean(jnp.abs(codes))
+    y_hat = jnp.matmul(codes, dictionary.T, precision=_HIGHEST)
+    return jnp.mean((y - y_hat) ** 2) + lam * jnp.mean(jnp.abs(codes))
 
 
 def lista_train(

@@ -17,6 +17,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+# Full float32 products (no TF32 on accelerators): each step's pick is an
+# argmax over inner products that near-ties separate by less than TF32's
+# ~1e-3, and the codes are those inner products, carried into the residual.
+_HIGHEST = jax.lax.Precision.HIGHEST
+
 # Matching pursuit updates its inner products through the Gram matrix
 # ``atoms^T atoms`` when that is cheaper (width <= k * batch) and small enough to
 # hold; beyond this width it recomputes them from the residual.
@@ -61,7 +66,7 @@ def mp_select(x: jax.Array, atom_rows: jax.Array, k: int) -> tuple[jax.Array, ja
     x, atom_rows = jax.lax.stop_gradient((x, atom_rows))
     batch, width = x.shape[0], atom_rows.shape[0]
     use_gram = width <= min(k * batch, GRAM_MAX_WIDTH)
-    gram = atom_rows @ atom_rows.T if use_gram else None
+    gram = jnp.matmul(atom_rows, atom_rows.T, precision=_HIGHEST) if use_gram else None
     row = jax.lax.broadcasted_iota(jnp.int32, (width, batch), 0)
 
     def greedy_step(carry, _):
@@ -72,12 +77,12 @@ def mp_select(x: jax.Array, atom_rows: jax.Array, k: int) -> tuple[jax.Array, ja
             inner = inner - coef * jnp.take(gram, pick, axis=1)
         else:
             residual = residual - coef.T * atom_rows[pick]
-            inner = atom_rows @ residual.T  # [width, batch]
+            inner = jnp.matmul(atom_rows, residual.T, precision=_HIGHEST)  # [width, batch]
         # |inner| >= 0, so a score of -1 marks a chosen atom that never wins.
         score = jnp.where((row == pick) | (score < 0), -1.0, jnp.abs(inner))
         return (residual, inner, score), (pick, coef[0])
 
-    inner = atom_rows @ x.T  # [width, batch]
+    inner = jnp.matmul(atom_rows, x.T, precision=_HIGHEST)  # [width, batch]
     _, (picks, coefs) = jax.lax.scan(greedy_step, (x, inner, jnp.abs(inner)), None, length=k)
     return picks, coefs
 
@@ -116,7 +121,7 @@ def mp_residuals(
 
 
 def _mp_residuals_fwd(x, selected, coefs):
-    residual = x - jnp.einsum("tb,tbm->bm", coefs, selected)
+    residual = x - jnp.einsum("tb,tbm->bm", coefs, selected, precision=_HIGHEST)
     return (coefs, residual), (selected, coefs, residual)
 
 

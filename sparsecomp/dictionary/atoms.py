@@ -30,6 +30,10 @@ COHERENCE_BLOCK = 1024
 # previous direction (``unit_columns(new, fallback=previous, eps=UNUSED_ATOM_NORM)``),
 # since a zero atom gets a zero gradient in FISTA and could never be used again.
 UNUSED_ATOM_NORM = 1e-8
+# Full float32 products (no TF32 on accelerators, ~1e-3 relative): the normal
+# equations' Gram matrix loses TF32's error times its condition number, and the
+# duplicate and found tests compare cosines with thresholds near 1.
+_HIGHEST = jax.lax.Precision.HIGHEST
 
 
 def random_dictionary(key: jax.Array, input_dim: int, width: int) -> jax.Array:
@@ -83,8 +87,9 @@ def least_squares_dictionary(
       [input_dim, width] float32, ``Y^T Z (Z^T Z + ridge I)^-1``.
     """
     width = codes.shape[1]
-    gram = codes.T @ codes + ridge * jnp.eye(width, dtype=codes.dtype)
-    return solve_positive_definite(gram, codes.T @ y).T
+    gram = jnp.matmul(codes.T, codes, precision=_HIGHEST) + ridge * jnp.eye(width,
+                                                                            dtype=codes.dtype)
+    return solve_positive_definite(gram, jnp.matmul(codes.T, y, precision=_HIGHEST)).T
 
 
 def duplicated_atoms(dictionary: jax.Array, threshold: float) -> jax.Array:
@@ -104,7 +109,7 @@ def duplicated_atoms(dictionary: jax.Array, threshold: float) -> jax.Array:
     width = dictionary.shape[1]
 
     def flag(atoms, start):
-        cosine = jnp.abs(dictionary.T @ atoms.T)  # [width, block]
+        cosine = jnp.abs(jnp.matmul(dictionary.T, atoms.T, precision=_HIGHEST))  # [width, block]
         earlier = jnp.arange(width)[:, None] < start + jnp.arange(atoms.shape[0])[None, :]
         return jnp.any(earlier & (cosine > threshold), axis=0)
 
@@ -130,7 +135,8 @@ def atoms_found(mixing: jax.Array, dictionary: jax.Array, threshold: float = 0.9
     learned = unit_columns(dictionary)
 
     def found(truth, _):
-        return jnp.max(jnp.abs(truth @ learned), axis=1) > threshold  # [block]
+        cosine = jnp.abs(jnp.matmul(truth, learned, precision=_HIGHEST))
+        return jnp.max(cosine, axis=1) > threshold  # [block]
 
     flags = map_column_blocks(found, unit_columns(mixing), COHERENCE_BLOCK)
     return jnp.mean(flags, dtype=jnp.float32)

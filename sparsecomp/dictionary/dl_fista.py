@@ -38,6 +38,9 @@ from sparsecomp.linalg import unit_columns
 
 # Rounds between points of the change and MSE curves.
 LOG_EVERY_ROUNDS = 10
+# Full float32 residuals (no TF32 on accelerators), like the FISTA and the least
+# squares of each round: they pick the replacement atoms and give the logged MSE.
+_HIGHEST = jax.lax.Precision.HIGHEST
 
 
 class DictionaryLearningState(NamedTuple):
@@ -148,14 +151,14 @@ def dictionary_learning_step(
         unused = jnp.all(codes <= 0, axis=0)
         replace = (unused | duplicated_atoms(d_new, duplicate_cosine)) & (
             (state.n_rounds + 1) % resample_every == 0)
-        d_new = replace_atoms(d_new, replace, y - codes @ d.T)
+        d_new = replace_atoms(d_new, replace, y - jnp.matmul(codes, d.T, precision=_HIGHEST))
         codes = jnp.where(replace[None, :], 0.0, codes)
         n_replaced = n_replaced + jnp.sum(replace, dtype=jnp.int32)
     rel_change = jnp.linalg.norm(d_new - d) / jnp.linalg.norm(d)
     n_rounds = state.n_rounds + 1
     # The logged MSE is that of the codes with the dictionary they were
     # inferred from, i.e. what FISTA achieved in this round.
-    mse = jnp.mean((y - codes @ d.T) ** 2)
+    mse = jnp.mean((y - jnp.matmul(codes, d.T, precision=_HIGHEST)) ** 2)
     slot = jnp.arange(state.change_curve.shape[0]) == n_rounds // LOG_EVERY_ROUNDS - 1
     log = slot & (n_rounds % LOG_EVERY_ROUNDS == 0)
     done = (n_rounds >= max_rounds) | ((n_rounds > min_rounds) & (rel_change < tol))

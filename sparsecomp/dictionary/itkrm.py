@@ -41,6 +41,9 @@ from sparsecomp.linalg import unit_columns
 
 # Samples thresholded at a time: bounds the [block, width] correlations.
 ITKRM_BLOCK_ENTRIES = 2**24
+# Full float32 products (no TF32 on accelerators, ~1e-3 relative): each sample's
+# atoms are a top-S of correlations, and its projection solves a Gram system.
+_HIGHEST = jax.lax.Precision.HIGHEST
 
 
 class ResidualMeans(NamedTuple):
@@ -64,13 +67,14 @@ def residual_means(y: jax.Array, dictionary: jax.Array, sparsity: int) -> Residu
       ``ResidualMeans`` of this block (``residuals`` = ``y - P y``).
     """
     width = dictionary.shape[1]
-    correlation = y @ dictionary  # [batch, width]
+    correlation = jnp.matmul(y, dictionary, precision=_HIGHEST)  # [batch, width]
     _, selected = jax.lax.top_k(jnp.abs(correlation), sparsity)  # [batch, S]
     atoms = dictionary.T[selected]  # [batch, S, input_dim]
     inner = jnp.take_along_axis(correlation, selected, axis=1)  # [batch, S]
-    gram = jnp.einsum("bsm,btm->bst", atoms, atoms) + 1e-6 * jnp.eye(sparsity)
+    gram = jnp.einsum("bsm,btm->bst", atoms, atoms, precision=_HIGHEST) + 1e-6 * jnp.eye(
+        sparsity)
     coefs = jnp.linalg.solve(gram, inner[..., None])[..., 0]  # [batch, S]
-    residual = y - jnp.einsum("bsm,bs->bm", atoms, coefs)  # y - P y
+    residual = y - jnp.einsum("bsm,bs->bm", atoms, coefs, precision=_HIGHEST)  # y - P y
     contribution = (jnp.sign(inner)[..., None] * residual[:, None, :]
                     + jnp.abs(inner)[..., None] * atoms)  # [batch, S, input_dim]
     flat = selected.reshape(-1)

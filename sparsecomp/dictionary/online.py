@@ -69,6 +69,9 @@ DEAD_ATOM_USAGE = 1e-6  # A_jj below this: the atom is resampled
 # atoms): a block can be singular (two atoms used by one sample only), which
 # gave NaN atoms in 3 of 4 seeds at n = 10,000 with working-set codes.
 BLOCK_DAMPING = 1e-3
+# Full float32 products (no TF32 on accelerators, ~1e-3 relative): the statistics
+# A and B sum every mini-batch, and each block update solves with A_SS.
+_HIGHEST = jax.lax.Precision.HIGHEST
 # Forgetting weights of the statistics: Mairal et al.'s and scikit-learn's.
 FORGETTING = ("mairal", "sklearn")
 
@@ -121,7 +124,7 @@ def accumulate_gram(a: jax.Array, codes: jax.Array, support_size: int | None = N
     """
     batch = codes.shape[0]
     if support_size is None:
-        return a + codes.T @ codes / batch
+        return a + jnp.matmul(codes.T, codes, precision=_HIGHEST) / batch
     _, index = jax.lax.top_k(jnp.abs(codes), support_size)  # [batch, size]
     values = jnp.take_along_axis(codes, index, axis=1)
     shape = (batch, support_size, support_size)
@@ -171,7 +174,9 @@ def block_coordinate_pass(
         usage = jnp.diagonal(own)
         is_dead = usage < DEAD_ATOM_USAGE
         # B_S - D_~S A_~S,S (atoms as rows), plus the damping's pull to the current atoms.
-        rhs = targets - rows @ atoms + own @ current + damping * usage[:, None] * current
+        rhs = (targets - jnp.matmul(rows, atoms, precision=_HIGHEST)
+               + jnp.matmul(own, current, precision=_HIGHEST)
+               + damping * usage[:, None] * current)
         # (A_SS + damping diag(A_SS)) X = rhs, solved Jacobi-scaled: with
         # s = diag(A_SS)^-1/2, X = s (s A_SS s + damping I)^-1 s rhs.
         scale = jax.lax.rsqrt(jnp.where(is_dead, 1.0, usage))  # 1 for dead atoms
@@ -253,7 +258,7 @@ def online_dictionary_learning(
         beta = (mairal_forgetting_weight(state.step, rho) if forgetting == "mairal"
                 else forgetting_weight(state.step, batch_size))
         a = accumulate_gram(beta * state.a, codes, support_size)
-        b = beta * state.b + y.T @ codes / batch_size
+        b = beta * state.b + jnp.matmul(y.T, codes, precision=_HIGHEST) / batch_size
         picks = y[jax.random.randint(k_pick, (width,), 0, batch_size)]
         fallback = picks + 0.01 * jnp.std(picks, axis=1, keepdims=True) * jax.random.normal(
             k_noise, picks.shape)

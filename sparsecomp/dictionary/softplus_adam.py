@@ -20,6 +20,10 @@ import optax
 
 from sparsecomp.dictionary.atoms import random_dictionary
 
+# Full float32 products (no TF32 on accelerators): a full-batch fit run to
+# convergence, whose residual TF32's ~1e-3 relative error would floor.
+_HIGHEST = jax.lax.Precision.HIGHEST
+
 
 class SoftplusAdamParams(NamedTuple):
     """What Softplus-Adam optimises: a dictionary and the codes' logits."""
@@ -66,9 +70,11 @@ def softplus_adam_loss(
     d_ood = jax.lax.stop_gradient(d)
     z_val = jax.nn.softplus(params.logits_val)
     z_ood = jax.nn.softplus(params.logits_ood)
-    mse = jnp.mean((y_val - z_val @ d.T) ** 2) + jnp.mean((y_ood - z_ood @ d_ood.T) ** 2)
+    mse = (jnp.mean((y_val - jnp.matmul(z_val, d.T, precision=_HIGHEST)) ** 2)
+           + jnp.mean((y_ood - jnp.matmul(z_ood, d_ood.T, precision=_HIGHEST)) ** 2))
     norms = jnp.linalg.norm(d, axis=0)
-    penalty = (jnp.sum(z_val @ norms) + jnp.sum(z_ood @ jax.lax.stop_gradient(norms))) / (
+    penalty = (jnp.sum(jnp.matmul(z_val, norms, precision=_HIGHEST))
+               + jnp.sum(jnp.matmul(z_ood, jax.lax.stop_gradient(norms), precision=_HIGHEST))) / (
         z_val.size + z_ood.size
     )
     return mse + lam * penalty

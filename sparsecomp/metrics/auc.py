@@ -6,6 +6,8 @@ ranks in jit-compiled JAX, column blocks bounding the sort's memory.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -26,10 +28,44 @@ def _sign_invariant_auc(scores: jax.Array, labels: jax.Array) -> jax.Array:
     Returns:
       [] float32 in [0.5, 1]; 0.5 if ``labels`` holds one class only.
     """
-    n = scores.shape[0]
-    ordered = jnp.sort(scores)
-    below = jnp.searchsorted(ordered, scores, side="left")
-    below_or_tied = jnp.searchsorted(ordered, scores, side="right")
+    return _auc_of_sorted(*jax.lax.sort((scores, labels), num_keys=1))
+
+
+def _nonnegative_auc(scores: jax.Array, labels: jax.Array) -> jax.Array:
+    """``_sign_invariant_auc`` of scores >= 0, from one sort of a uint32 key.
+
+    A non-negative float32's bit pattern orders as its value (-0.0, whose
+    sign bit the shift drops, becomes 0.0), so ``bits << 1 | label`` sorts as
+    (value, label) in one primitive array: XLA:CPU sorts that about four
+    times faster than the values with the labels carried along (0.8 s
+    against 3.2 s for 16,000 columns of 2500). The result is identical.
+    """
+    key = (jax.lax.bitcast_convert_type(scores, jnp.uint32) << 1) | labels.astype(jnp.uint32)
+    ordered = jnp.sort(key)
+    return _auc_of_sorted(ordered >> 1, (ordered & 1) == 1)
+
+
+def _auc_of_sorted(ordered: jax.Array, labels: jax.Array) -> jax.Array:
+    """The sign-invariant AUC from values in ascending order and their labels.
+
+    A value's tie group starts at ``below`` (the number of smaller values)
+    and ends before ``below_or_tied``, read off the sorted values without a
+    search (batched searchsorted is slow on XLA:CPU).
+
+    Args:
+      ordered: [N] sorted values (any totally ordered dtype).
+      labels: [N] bool, the labels in the same order.
+
+    Returns:
+      [] float32 in [0.5, 1].
+    """
+    n = ordered.shape[0]
+    index = jnp.arange(n, dtype=jnp.int32)
+    differs = ordered[1:] != ordered[:-1]
+    starts = jnp.concatenate([jnp.array([True]), differs])
+    ends = jnp.concatenate([differs, jnp.array([True])])
+    below = jax.lax.cummax(jnp.where(starts, index, 0))
+    below_or_tied = jax.lax.cummin(jnp.where(ends, index + 1, n), reverse=True)
     # Average 1-based rank (below + below_or_tied + 1) / 2, minus (n + 1) / 2.
     centred_rank = (below + below_or_tied - n).astype(jnp.float32) / 2
     n_pos = jnp.sum(labels).astype(jnp.float32)
@@ -44,8 +80,8 @@ def _sign_invariant_auc(scores: jax.Array, labels: jax.Array) -> jax.Array:
 AUC_BLOCK_ENTRIES = 2**24
 
 
-def _column_aucs(codes: jax.Array, labels: jax.Array) -> jax.Array:
-    """``_sign_invariant_auc`` of every column, in blocks of columns.
+def _column_aucs(codes: jax.Array, labels: jax.Array, column_auc=_sign_invariant_auc) -> jax.Array:
+    """``column_auc`` (``_sign_invariant_auc``) of every column, in blocks of columns.
 
     The blocks (``AUC_BLOCK_ENTRIES`` entries each, ``map_column_blocks``)
     bound the sort's memory; the last block is shifted back to end at the
@@ -64,16 +100,44 @@ def _column_aucs(codes: jax.Array, labels: jax.Array) -> jax.Array:
 
     def score(columns, start):
         del start
-        return jax.vmap(_sign_invariant_auc, in_axes=(0, None))(columns, labels)
+        return jax.vmap(column_auc, in_axes=(0, None))(columns, labels)
 
     return map_column_blocks(score, codes, block)
 
 
-@jax.jit
-def _best_feature_auc(codes_id, labels_id, codes_ood, labels_ood):
-    aucs_id = _column_aucs(codes_id, labels_id)
+def best_column_auc(codes_id, labels_id, codes_ood, labels_ood, column_auc=_sign_invariant_auc):
+    """(ID AUC, OOD AUC) [] float32 of the column best on ID, scored by ``column_auc``."""
+    aucs_id = _column_aucs(codes_id, labels_id, column_auc)
     best = jnp.argmax(aucs_id)
-    return aucs_id[best], _sign_invariant_auc(codes_ood[:, best], labels_ood)
+    return aucs_id[best], column_auc(codes_ood[:, best], labels_ood)
+
+
+def batched_best_feature_auc(codes_id, labels_id, codes_ood, labels_ood, batch):
+    """``best_feature_auc`` over leading batch axes, traceable.
+
+    Args:
+      codes_id, codes_ood: [*batch_shape, N, width] float32.
+      labels_id, labels_ood: [N] bool, with the leading axes ``batch`` maps them on.
+      batch: for each leading axis of the codes, whether the labels have it too.
+
+    Returns:
+      (ID AUC, OOD AUC), each [*batch_shape] float32. When every code is
+      non-negative (one decision for the whole batch) the columns are scored
+      by ``_nonnegative_auc``, else by ``_sign_invariant_auc``.
+    """
+
+    def scored_by(column_auc):
+        fn = functools.partial(best_column_auc, column_auc=column_auc)
+        for labelled in reversed(batch):
+            fn = jax.vmap(fn, in_axes=(0, 0 if labelled else None, 0, 0 if labelled else None))
+        return lambda operands: fn(*operands)
+
+    nonnegative = jnp.all(codes_id >= 0) & jnp.all(codes_ood >= 0)
+    return jax.lax.cond(nonnegative, scored_by(_nonnegative_auc), scored_by(_sign_invariant_auc),
+                        (codes_id, labels_id, codes_ood, labels_ood))
+
+
+_best_feature_auc = jax.jit(functools.partial(batched_best_feature_auc, batch=()))
 
 
 def best_feature_auc(codes_id, labels_id, codes_ood, labels_ood) -> tuple[float, float]:

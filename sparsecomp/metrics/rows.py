@@ -1,7 +1,10 @@
 """Every metric of one seed's method output, as a flat dict of row fields.
 
-The public ``sparsecomp.evaluate``. Runs on the host (Hungarian matching is
-scipy); called once per seed.
+The public ``sparsecomp.evaluate``: the definition of a row's metrics, one
+seed at a time (a notebook's entry point, and the path of groups that
+``sparsecomp.metrics.group.evaluate_group`` does not batch, e.g. the sparse
+matching at large n). The trainer evaluates whole groups with
+``evaluate_group``, which computes the same fields over the seed axis.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def evaluate(data: Dataset, output: MethodOutput) -> dict[str, float]:
         row.update(
             support_recovery(z_val, codes_val, id_match.true_index, id_match.code_index)
         )
-    return {name: _plain(value) for name, value in row.items()}
+    return {name: plain(value) for name, value in row.items()}
 
 
 def _dictionary_metrics(data, output, z_val, codes_val, codes_ood) -> dict:
@@ -108,7 +111,7 @@ def dictionary_curves(mixing: np.ndarray, snapshots: np.ndarray) -> dict[str, np
     return out
 
 
-def _plain(value):
+def plain(value):
     """A JSON-ready Python scalar; non-finite floats become ``None``."""
     value = np.asarray(value).item()
     if isinstance(value, float) and not math.isfinite(value):

@@ -6,8 +6,6 @@ JAX over blocks of samples (``sparsecomp.blocking.map_rows``).
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 
@@ -17,12 +15,15 @@ from sparsecomp.blocking import map_rows
 SUPPORT_BLOCK_ENTRIES = 2**24
 
 
-@functools.partial(jax.jit, static_argnames="batch_size")
-def _support_recovery(z_true, codes, true_index, code_index, threshold, batch_size):
+def _support_stats(z_true, codes, true_index, code_index, threshold, batch_size, mask=None):
+    """``support_recovery``'s fields as [] float32; ``mask`` [P] bool drops padding pairs."""
+
     def counts(sample):  # one sample's matched columns, gathered where they are compared
         z_row, code_row = sample
         true_support = jnp.abs(z_row[true_index]) > threshold
         pred_support = jnp.abs(code_row[code_index]) > threshold
+        if mask is not None:
+            true_support, pred_support = true_support & mask, pred_support & mask
         return tuple(jnp.sum(s).astype(jnp.float32) for s in
                      (true_support & pred_support, true_support, pred_support))
 
@@ -41,6 +42,15 @@ def _support_recovery(z_true, codes, true_index, code_index, threshold, batch_si
         "support_true_l0": jnp.mean(n_true),
         "support_pred_l0": jnp.mean(n_pred),
     }
+
+
+_support_recovery = jax.jit(_support_stats, static_argnames="batch_size")
+
+
+def _support_counts(z_true, codes, true_index, code_index, threshold, mask):
+    """``_support_stats`` of [P] index pairs, padding pairs masked (traceable, vmappable)."""
+    batch_size = max(1, SUPPORT_BLOCK_ENTRIES // max(true_index.shape[0], 1))
+    return _support_stats(z_true, codes, true_index, code_index, threshold, batch_size, mask)
 
 
 def support_recovery(

@@ -25,6 +25,7 @@ from sparsecomp.run.schema import (
     NOT_METRICS,
     POINT_DEFAULTS,
     POINT_TAGS,
+    TIMING_FIELDS,
     point_label,
     point_of,
     variant_label,
@@ -136,14 +137,31 @@ def aggregate(rows: list[dict], key=group_key, metrics=None) -> dict[GroupKey, S
 def total_wall_s(rows: list[dict]) -> tuple[float, int]:
     """``(seconds, groups)``: ``wall_s`` summed once per (point, method) group.
 
-    All rows of a group (every seed and variant) share one ``wall_s``, the
-    compiled call that produced them.
+    All rows of a group (every seed and variant) share one ``wall_s``.
     """
-    walls: dict = {}
+    totals, counts = total_timings(rows)
+    return totals.get("wall_s", 0.0), counts.get("wall_s", 0)
+
+
+def total_timings(rows: list[dict]) -> tuple[dict[str, float], dict[str, int]]:
+    """``(seconds, groups)`` per timing field, each summed once per (point, method) group.
+
+    Rows written before ``compile_s``, ``run_s``, ``eval_s`` and ``restore_s``
+    existed carry only ``wall_s`` (then the compiled call alone), so a field's
+    sum covers the groups that carry it, counted in ``groups[field]``; a
+    field no group carries is left out of both.
+    """
+    first_rows: dict = {}
     for row in rows:
-        if row.get("wall_s") is not None:
-            walls.setdefault((point_key(row), row["method"]), row["wall_s"])
-    return float(sum(walls.values())), len(walls)
+        first_rows.setdefault((point_key(row), row["method"]), row)
+    totals: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for row in first_rows.values():
+        for field in TIMING_FIELDS:
+            if row.get(field) is not None:
+                totals[field] = totals.get(field, 0.0) + float(row[field])
+                counts[field] = counts.get(field, 0) + 1
+    return totals, counts
 
 
 def reference_groups(ref_rows: list[dict]) -> dict[GroupKey, Stats]:

@@ -21,7 +21,7 @@ from sparsecomp.report.aggregate import (
     Stats,
     order_key,
     sweep_fields,
-    total_wall_s,
+    total_timings,
 )
 from sparsecomp.report.scaling import has_scaling, render_scaling
 from sparsecomp.report.styles import method_order, method_sort_key
@@ -91,6 +91,21 @@ def render_tables(groups: dict, ref_groups: dict | None = None, matches: dict | 
     return "\n\n".join(sections) + "\n"
 
 
+def wall_time_line(timings: dict[str, float], groups: dict[str, int]) -> str:
+    """The report's total wall time of the groups, split where the rows allow."""
+    n_groups, n_split = groups.get("wall_s", 0), groups.get("eval_s", 0)
+    text = (f"total wall time {timings.get('wall_s', 0.0):.1f} s over {n_groups} "
+            "(point, method) groups")
+    if n_split == 0:  # rows from before the split: wall_s was the compiled call alone
+        return text + " (one compiled call per group, all seeds, compilation included)"
+    split = ", ".join(f"{field.removesuffix('_s')} {timings.get(field, 0.0):.1f} s"
+                      for field in ("compile_s", "run_s", "eval_s", "restore_s"))
+    text += f" (each from preparing to evaluated, all seeds: {split}"
+    if n_split < n_groups:
+        text += f"; {n_groups - n_split} groups written earlier count their compiled call only"
+    return text + ")"
+
+
 def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, runs=(),
                   ref_groups: dict | None = None, matches: dict | None = None,
                   diffs: list[Difference] | None = None, reference_files=(),
@@ -100,7 +115,7 @@ def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, r
     tables, reference notes."""
     seeds = config.get("seeds") or sorted({row.get("seed") for row in rows})
     methods = method_order({row["method"] for row in rows})
-    wall, n_groups = total_wall_s(rows)
+    timings, timed_groups = total_timings(rows)
     sweep = config.get("sweep") or {}
     out = [f"# Report: {title}", ""]
     if sweep:
@@ -111,8 +126,7 @@ def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, r
         out.append("- sweep: none (one point)")
     out += [f"- seeds: {', '.join(map(str, seeds))}",
             f"- methods: {', '.join(f'`{m}`' for m in methods)}",
-            f"- rows: {len(rows)}; total wall time {wall:.1f} s over {n_groups} (point, method) "
-            "groups (one compiled call per group, all seeds, compilation included)"]
+            f"- rows: {len(rows)}; " + wall_time_line(timings, timed_groups)]
     if runs:
         setups = sorted({f"{r['backend']}, {r['devices']} device(s), {r['concurrent_methods']} "
                          "method(s) at a time" for r in runs})

@@ -3,7 +3,7 @@
 A *row* of ``results.jsonl`` is one (sweep point, method, seed[, variant]): the
 point tags (``point_tags``), ``method``, a variant tag for methods that emit
 several rows per seed (``VARIANT_TAGS``), ``width``, ``seed``, the metrics and
-the timings ``wall_s``/``metrics_s``; a seed whose run diverged has
+the group's timings (``TIMING_FIELDS``); a seed whose run diverged has
 ``nonfinite`` set and no metrics. A *curve line* of ``metrics.jsonl`` has the
 point tags, ``method``, ``seed``, ``step`` and the logged values. The trainer
 writes both (``sparsecomp.run.trainer``); ``results.md``
@@ -43,11 +43,21 @@ SUMMARY_METRICS = ("mcc_iid", "mcc_ood", "acc_iid", "acc_ood", "auc_iid", "auc_o
 # the difference, hence fewer), the differences it marks, and its figures first.
 HEADLINE_METRICS = ("mcc_iid", "mcc_ood", "acc_ood", "auc_ood", "dict_mean_cosine")
 
+# The timings of a (point, method) group, in seconds, the same in each of its rows:
+# tracing and compiling the method's call (~0 when compiled earlier in the run),
+# the call itself, evaluating every seed (metrics, host-side matching included),
+# restoring the checkpoints of the methods it requires, and ``wall_s``, the whole
+# group from preparing to evaluated (the four parts add up to it when methods run
+# one at a time). Rows written before these existed have ``wall_s`` = compilation
+# plus run and a per-row ``metrics_s`` (``OLD_TIMING_FIELDS``).
+TIMING_FIELDS = ("compile_s", "run_s", "eval_s", "restore_s", "wall_s")
+OLD_TIMING_FIELDS = ("metrics_s",)
+
 # Numeric row and curve fields that are not metrics: tags, timings, flags and
 # the sample counts of the sample-complexity study (an x axis, not a result).
 NOT_METRICS = frozenset(
-    POINT_TAGS + VARIANT_TAGS
-    + ("width", "seed", "method", "c", "wall_s", "metrics_s", "nonfinite", "step",
+    POINT_TAGS + VARIANT_TAGS + TIMING_FIELDS + OLD_TIMING_FIELDS
+    + ("width", "seed", "method", "c", "nonfinite", "step",
        "sae_type", "epoch", "round", "samples_seen", "samples_per_atom")
 )
 

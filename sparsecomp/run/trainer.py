@@ -56,16 +56,19 @@ from sparsecomp.methods.registry import (
     rows_per_seed,
     with_requirements,
 )
-from sparsecomp.metrics.rows import dictionary_curves, evaluate
+from sparsecomp.metrics.group import evaluate_group
+from sparsecomp.metrics.rows import dictionary_curves
 from sparsecomp.report.summary import summarise
 from sparsecomp.run import checkpoints, distributed
 from sparsecomp.run import workdir as wd
+from sparsecomp.run.compilation_cache import COMPILE_LOCK
 from sparsecomp.run.defaults import base_config
 from sparsecomp.run.schema import (
     METRICS_FILE,
     RESULTS_FILE,
     RESULTS_TABLE,
     RUNS_FILE,
+    TIMING_FIELDS,
     group_key,
     point_name,
     point_tags,
@@ -144,7 +147,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         with ThreadPoolExecutor(max_workers=workers) if single_process else nullcontext() as pool:
             for index, (spec, todo) in enumerate(pending):
                 data = layout.place(make_datasets(seed_keys, spec))
-                host_data = layout.unpad(distributed.fetch(data))  # once per point, for metrics
+                # The true atoms on the host, once per point: curves of learned dictionaries.
+                mixing = layout.unpad(distributed.fetch(data.mixing))
                 # computed_as(name) -> the first of the point's methods computed as it,
                 # which runs the computation; the others copy its group.
                 runner: dict = {}
@@ -152,15 +156,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                     runner.setdefault(computed_as(name), name)
                 computed: dict = {}
 
-                def work(name, spec=spec, data=data, host_data=host_data, runner=runner,
+                def work(name, spec=spec, data=data, mixing=mixing, runner=runner,
                          computed=computed):
                     first = runner[computed_as(name)]
                     if first != name:  # committed before this runs (``waits_for``)
                         return _copy(computed[first], name)
-                    prepared = _prepare(config, spec, name, seed_keys, data, compiled, workdir,
-                                        layout)
-                    computed[name] = _run_and_evaluate(config, spec, name, seeds, host_data,
-                                                       prepared, layout)
+                    computed[name] = _timed_group(
+                        lambda: _prepare(config, spec, name, seed_keys, data, compiled, workdir,
+                                         layout),
+                        lambda prepared: _run_and_evaluate(config, spec, name, seeds, mixing,
+                                                           prepared, layout))
                     return computed[name]
 
                 def waits_for(name, runner=runner):
@@ -246,7 +251,8 @@ class _Prepared(NamedTuple):
 
     executable: jax.stages.Compiled  # jit(layout.map_seeds(run)) for these arguments
     args: tuple  # (method keys, data[, inputs]), seed axis first, placed by the layout
-    compile_s: float  # seconds spent compiling (0 when cached) and restoring inputs
+    restore_s: float  # seconds restoring the required methods' checkpoints (0 if none)
+    compile_s: float  # seconds deriving the keys, tracing and compiling (~0 when cached)
 
 
 class _Finished(NamedTuple):
@@ -257,8 +263,30 @@ class _Finished(NamedTuple):
     rows: list  # one dict per (seed, variant), seeds in config order
     params: object  # learned parameters (seed axis first) to checkpoint, or None
     curve_lines: list  # metrics.jsonl lines
-    wall_s: float
+    timings: dict  # seconds: run_s, eval_s; then all of TIMING_FIELDS (``_timed_group``)
     copy_of: str | None = None  # the method of the point whose computation these are
+
+
+def _timed_group(prepare, run_and_evaluate) -> _Finished:
+    """``run_and_evaluate(prepare())`` with the group's timings in each row.
+
+    Every row of the group gets ``restore_s`` and ``compile_s`` (from
+    ``prepare``, plus the evaluation programs' compilation), ``run_s`` and
+    ``eval_s`` (from ``run_and_evaluate``) and
+    ``wall_s``, measured here around both: the whole group from
+    preparing to evaluated, wall clock. Run alone (``concurrent_methods = 1``)
+    the four parts add up to ``wall_s``; beside other methods they share the
+    machine, so none is a solo timing. Committing (checkpoint and rows) is
+    not included.
+    """
+    tic = time.perf_counter()
+    prepared = prepare()
+    finished = run_and_evaluate(prepared)
+    wall_s = time.perf_counter() - tic
+    parts = {**finished.timings, "restore_s": prepared.restore_s, "wall_s": wall_s,
+             "compile_s": prepared.compile_s + finished.timings["eval_compile_s"]}
+    timings = {field: parts[field] for field in TIMING_FIELDS}
+    return finished._replace(rows=[{**row, **timings} for row in finished.rows], timings=timings)
 
 
 def _copy(finished: _Finished, name: str) -> _Finished:
@@ -281,9 +309,6 @@ def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workd
     source = computed_as(name)
     info = method_info(source)
     tic = time.perf_counter()
-    method_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(
-        seed_keys, zlib.crc32(source.encode())
-    )
     point = point_name(spec)
     # Required methods ran earlier (``with_requirements`` orders them first and
     # they are committed before this is prepared), in this process or in an
@@ -294,49 +319,68 @@ def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workd
             for req in info.requires
         }))
     ] if info.requires else []
+    restored = time.perf_counter()
+    method_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(
+        seed_keys, zlib.crc32(source.encode())
+    )
     args = (method_keys, data, *inputs)
     cache_key = (source, spec)
     if cache_key not in compiled:
         run = jax.jit(layout.map_seeds(info.factory(config, spec)))
-        compiled[cache_key] = run.lower(*args).compile()
-    return _Prepared(compiled[cache_key], args, time.perf_counter() - tic)
+        with COMPILE_LOCK:
+            compiled[cache_key] = run.lower(*args).compile()
+    return _Prepared(compiled[cache_key], args, restore_s=restored - tic,
+                     compile_s=time.perf_counter() - restored)
 
 
-def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, host_data, prepared: _Prepared,
+def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, mixing, prepared: _Prepared,
                       layout: SeedSharding) -> _Finished:
     """Runs one prepared method call and evaluates every seed; writes nothing.
 
-    ``host_data`` is the point's dataset on the host, padding seeds dropped.
+    ``mixing`` is the point's [seeds, m, n] true atoms on the host, padding
+    seeds dropped. The metrics are computed where the output is
+    (``evaluate_group``).
 
-    ``wall_s`` is the method's compilation (0 when cached) plus its run, wall
-    clock; methods that run at the same time share the cores, so it is not a
-    solo timing.
+    Each row gets ``run_s``, the compiled call for all seeds until its output
+    is ready on the device, and ``eval_s``, everything after it: every seed's
+    metrics, fetching the output and the training curves, less the tracing
+    and compiling of the evaluation programs, which ``_timed_group`` adds to
+    ``compile_s`` (with the other timings).
     """
-    started = time.perf_counter() - prepared.compile_s
-    output = jax.block_until_ready(prepared.executable(*prepared.args))
-    wall_s = time.perf_counter() - started
-    output = layout.unpad(distributed.fetch(output))
+    tic = time.perf_counter()
+    device_output = jax.block_until_ready(prepared.executable(*prepared.args))
+    ran = time.perf_counter()
+    data = prepared.args[1]
+    variants = method_variants(name, config)
+    # Every metric of every seed, on the device the output is on (padding seeds dropped).
+    evaluation: dict = {}  # compile_s: tracing and compiling the evaluation programs
+    metrics = evaluate_group(data, device_output, variants=variants is not None,
+                             num_seeds=len(seeds), fetch=distributed.fetch, timings=evaluation,
+                             compile_lock=COMPILE_LOCK)
+    # The host needs the scalars, params and curves, not the codes (hundreds of MB).
+    width = int(device_output.codes_val.shape[-1])
+    output = layout.unpad(distributed.fetch(device_output._replace(
+        codes_val=None, codes_ood=None, dictionary=None, decoder_bias=None)))
 
     tags = {**point_tags(spec), "method": name}
-    variants = method_variants(name, config)
     new_rows = []
     for i, seed in enumerate(seeds):
-        seed_output, seed_data = jax.tree.map(lambda x, i=i: x[i], (output, host_data))
-        for variant_tags, row_output in _variant_outputs(seed_output, variants):
-            tic = time.perf_counter()
-            row = {**tags, **variant_tags, "width": int(row_output.codes_val.shape[-1]),
-                   "seed": seed}
+        seed_output = jax.tree.map(lambda x, i=i: x[i], output)
+        for (variant_tags, row_output), row_metrics in zip(
+                _variant_outputs(seed_output, variants), metrics[i], strict=True):
+            row = {**tags, **variant_tags, "width": width, "seed": seed}
             row.update({key: np.asarray(v).item() for key, v in (row_output.scalars or {}).items()})
-            row.update(evaluate(seed_data, row_output))
-            row["wall_s"] = wall_s
-            row["metrics_s"] = time.perf_counter() - tic
+            row.update(row_metrics)
             new_rows.append(row)
     expected = len(seeds) * rows_per_seed(name, config)
     if len(new_rows) != expected:
         raise RuntimeError(f"method {name!r} returned {len(new_rows)} rows, expected {expected}")
     params = output.params if output.params is not None and jax.tree.leaves(output.params) else None
-    lines = _curve_lines(tags, seeds, output.curves, host_data.mixing) if output.curves else []
-    return _Finished(name, point_name(spec), new_rows, params, lines, wall_s)
+    lines = _curve_lines(tags, seeds, output.curves, mixing) if output.curves else []
+    eval_compile_s = evaluation.get("compile_s", 0.0)
+    timings = {"run_s": ran - tic, "eval_s": time.perf_counter() - ran - eval_compile_s,
+               "eval_compile_s": eval_compile_s}
+    return _Finished(name, point_name(spec), new_rows, params, lines, timings)
 
 
 def _commit(finished: _Finished, workdir: Path, writer: bool) -> tuple[list[dict], str]:
@@ -354,7 +398,7 @@ def _commit(finished: _Finished, workdir: Path, writer: bool) -> tuple[list[dict
             wd.append_lines(workdir / METRICS_FILE, finished.curve_lines)
         wd.append_lines(workdir / RESULTS_FILE, finished.rows)
     label = finished.name + (f" (rows of {finished.copy_of})" if finished.copy_of else "")
-    return finished.rows, _summary(label, finished.rows, finished.wall_s)
+    return finished.rows, _summary(label, finished.rows, finished.timings["wall_s"])
 
 
 def _variant_outputs(output: MethodOutput, variants: tuple[str, tuple] | None):

@@ -57,6 +57,11 @@ SAE_KINDS = ("relu", "topk", "jumprelu", "mp", "topk_auxk", "batchtopk")
 PROTOCOL_KINDS = ("relu", "topk", "jumprelu", "mp")
 # Kinds that keep k codes per sample (on average over a batch, for batchtopk).
 K_SPARSE_KINDS = ("topk", "mp", "topk_auxk", "batchtopk")
+# The encoder and decoder products in full float32, not TF32 on accelerators: the
+# reference trains in float32 (PyTorch's default), TopK's and JumpReLU's choices
+# turn on small differences of pre-activations, and at the study's sizes these
+# products are too small for TF32 to save time. Gradients inherit the precision.
+_HIGHEST = jax.lax.Precision.HIGHEST
 
 Params = dict[str, jax.Array]
 
@@ -161,7 +166,7 @@ class SparseAutoencoder(nn.Module):
             # x_hat = x - r_k: only k atoms per sample, no dense decoder product.
             x_hat = x - residual
             return SAEOutput(x_hat, dense_codes(picks, coefs, self.width).T, no_penalty)
-        pre = centred @ self.W_e.T + self.b_e  # [batch, width]
+        pre = jnp.matmul(centred, self.W_e.T, precision=_HIGHEST) + self.b_e  # [batch, width]
         if self.kind == "relu":
             codes = nn.relu(pre)
             penalty = jnp.sum(jnp.abs(codes), axis=-1)
@@ -178,7 +183,8 @@ class SparseAutoencoder(nn.Module):
             active = nn.relu(pre)
             codes = jumprelu(active, theta, self.bandwidth)
             penalty = jnp.sum(step(active, theta, self.bandwidth), axis=-1)
-        return SAEOutput(codes @ self.W_d.T + self.b_d, codes, penalty, pre)
+        x_hat = jnp.matmul(codes, self.W_d.T, precision=_HIGHEST) + self.b_d
+        return SAEOutput(x_hat, codes, penalty, pre)
 
     def encode(self, x: jax.Array) -> jax.Array:
         """Codes of ``x`` ([batch, input_dim] float32): [batch, width] float32."""

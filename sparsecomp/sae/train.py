@@ -163,7 +163,8 @@ def loss_fn(
         since_fired = jnp.where(fired, 0, since_fired + count.astype(jnp.int32))
         dead = since_fired >= auxk.dead_after
         residual = jax.lax.stop_gradient(batch.y - out.x_hat)
-        residual_hat = auxk_codes(out.pre, dead, auxk.k) @ params["W_d"].T
+        residual_hat = jnp.matmul(auxk_codes(out.pre, dead, auxk.k), params["W_d"].T,
+                                  precision=jax.lax.Precision.HIGHEST)  # as the model's
         aux_mse = jnp.sum(batch.mask * jnp.mean((residual - residual_hat) ** 2, axis=-1)) / count
         aux_mse = jnp.where(jnp.any(dead), aux_mse, 0.0)
         loss = loss + auxk.alpha * aux_mse

@@ -15,6 +15,7 @@ from sparsecomp.errors import ConfigError
 from sparsecomp.methods import registry as methods
 from sparsecomp.methods import sae_derived  # noqa: F401  (registers the methods)
 from sparsecomp.run.defaults import base_config
+from sparsecomp.run.schema import TIMING_FIELDS
 from sparsecomp.sae.model import SAE_KINDS, kind_label
 
 SPEC = make_spec(num_latents=20, k=3, n_samples=300)
@@ -145,7 +146,7 @@ def test_required_sae_is_trained_once_and_restored_on_resume(tmp_path):
     results.write_text("\n".join(lines[:2]) + "\n")
     again = sparsecomp.train_and_evaluate(config, tmp_path)
     assert sae_ckpt.stat().st_mtime_ns == stamp  # the SAE was not retrained
-    strip = ("wall_s", "metrics_s")
+    strip = TIMING_FIELDS
     first = [{k: v for k, v in json.loads(line).items() if k not in strip} for line in lines]
     second = [{k: v for k, v in row.items() if k not in strip} for row in again]
     assert first == second

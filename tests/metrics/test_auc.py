@@ -63,3 +63,20 @@ def test_best_feature_auc_degenerate_cases_give_half():
     auc_id, auc_ood = metrics.best_feature_auc(codes, labels, codes, one_class)
     assert auc_id == 1.0 and auc_ood == 0.5
     assert metrics.best_feature_auc(codes, one_class, codes, labels)[0] == 0.5
+
+
+def test_the_packed_key_sort_of_non_negative_scores_is_exact():
+    # Ties (exact zeros, repeated values, -0.0 beside 0.0) and distinct values
+    # one ulp apart: the uint32 path ranks them as the general sort does.
+    # (Not denormals: XLA:CPU flushes them to zero in comparisons.)
+    key = jax.random.key(3)
+    scores = jnp.where(jax.random.uniform(key, (64, 300)) < 0.7, 0.0,
+                       jnp.round(jax.random.uniform(jax.random.fold_in(key, 1), (64, 300)), 2))
+    scores = scores.at[:, 0].set(-0.0).at[:, 1].set(0.5).at[:, 2].set(jnp.nextafter(0.5, 1.0))
+    labels = jax.random.uniform(jax.random.fold_in(key, 2), (300,)) < 0.4
+    general = jax.vmap(auc._sign_invariant_auc, in_axes=(0, None))(scores, labels)
+    packed = jax.vmap(auc._nonnegative_auc, in_axes=(0, None))(scores, labels)
+    np.testing.assert_array_equal(packed, general)
+    signed = scores.at[5, 7].set(-0.5).T  # one negative code: the general sort
+    expected = auc.best_column_auc(signed, labels, signed, labels)
+    np.testing.assert_array_equal(auc._best_feature_auc(signed, labels, signed, labels), expected)

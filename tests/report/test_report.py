@@ -16,12 +16,13 @@ from sparsecomp.report.aggregate import (
     point_key,
     reference_groups,
     sweep_fields,
+    total_timings,
     total_wall_s,
     variant_key,
 )
 from sparsecomp.report.cli import main
 from sparsecomp.report.load import load_reference
-from sparsecomp.report.render import render_tables
+from sparsecomp.report.render import render_tables, wall_time_line
 
 POINT = {"num_latents": 100, "k": 10, "input_dim": 47, "n_samples": 5000, "width": 100}
 
@@ -66,6 +67,22 @@ def test_metric_names_skip_tags_timings_and_flags():
     assert "n_rounds" in names
     for tag in ("lam", "seed", "width", "wall_s", "metrics_s", "nonfinite", "num_latents"):
         assert tag not in names
+    timed = _row("sae_relu", 0, 0.4, compile_s=1.0, run_s=2.0, eval_s=0.5, restore_s=0.0)
+    assert not {"compile_s", "run_s", "eval_s", "restore_s"} & set(metric_names([timed]))
+
+
+def test_wall_time_line_splits_new_rows_and_keeps_old_rows_readable():
+    split = {"compile_s": 1.0, "run_s": 0.5, "eval_s": 0.3, "restore_s": 0.2, "wall_s": 2.0}
+    new = [_row("fista_oracle", s, 0.99, **split) for s in (0, 1)]
+    old = [_row("sae_relu", s, 0.4) for s in (0, 1)]  # wall_s and metrics_s only
+    assert total_wall_s(new + old) == (pytest.approx(4.0), 2)
+    assert "(one compiled call per group, all seeds, compilation included)" in wall_time_line(
+        *total_timings(old))
+    assert wall_time_line(*total_timings(new)) == (
+        "total wall time 2.0 s over 1 (point, method) groups (each from preparing to evaluated, "
+        "all seeds: compile 1.0 s, run 0.5 s, eval 0.3 s, restore 0.2 s)")
+    assert "; 1 groups written earlier count their compiled call only)" in wall_time_line(
+        *total_timings(new + old))
 
 
 def test_variant_rows_form_their_own_groups_and_wall_time_counts_once_per_group():

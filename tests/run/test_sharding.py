@@ -23,9 +23,10 @@ import pytest
 import sparsecomp
 from sparsecomp.errors import ConfigError
 from sparsecomp.run import checkpoints
+from sparsecomp.run.schema import TIMING_FIELDS
 from sparsecomp.run.sharding import SeedSharding
 
-TIMING = ("wall_s", "metrics_s")
+TIMING = TIMING_FIELDS
 
 CONFIG = """
 from sparsecomp.run.defaults import base_config

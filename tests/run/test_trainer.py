@@ -14,10 +14,15 @@ import sparsecomp
 from sparsecomp.errors import ConfigError
 from sparsecomp.methods import registry
 from sparsecomp.run import checkpoints, trainer
-from sparsecomp.run.schema import CONFIG_FILE, RESULTS_FILE, RESULTS_TABLE, point_name
+from sparsecomp.run.schema import (
+    CONFIG_FILE,
+    RESULTS_FILE,
+    RESULTS_TABLE,
+    TIMING_FIELDS,
+    point_name,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMING_FIELDS = ("wall_s", "metrics_s")
 
 
 def tiny_config():
@@ -311,3 +316,37 @@ def test_same_as_methods_are_computed_once_with_the_named_methods_key(tmp_path, 
     resumed = sparsecomp.train_and_evaluate(config, workdir)
     assert counts == {"factory": 1, "traced": 1}
     assert _without_timing(resumed) == _without_timing(rows)
+
+
+def test_group_timings_add_up_when_methods_run_one_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @sparsecomp.register_method("test_after_probe", requires=("linear_probe",))
+    def make_after_probe(config, spec):
+        def run(key, data, inputs):
+            weights = inputs["linear_probe"]["weights"]
+            return sparsecomp.MethodOutput(codes_val=data.y_val @ weights,
+                                           codes_ood=data.y_ood @ weights)
+
+        return run
+
+    config = tiny_config()
+    config.sweep.num_latents = (16,)
+    config.concurrent_methods = 1
+    config.methods = ("fista_oracle", "test_after_probe")  # linear_probe runs first, required
+    rows = sparsecomp.train_and_evaluate(config, tmp_path)
+    groups = {}
+    for row in rows:
+        groups.setdefault(row["method"], []).append({f: row[f] for f in TIMING_FIELDS})
+    assert set(groups) == {"fista_oracle", "linear_probe", "test_after_probe"}
+    for method, timings in groups.items():
+        assert all(t == timings[0] for t in timings), method  # one set per group
+        t = timings[0]
+        assert all(t[f] >= 0 for f in TIMING_FIELDS), t
+        # No work hides outside the timed windows (generous bounds: no speed asserts).
+        parts = t["compile_s"] + t["run_s"] + t["eval_s"] + t["restore_s"]
+        assert parts <= t["wall_s"] * (1 + 1e-6)
+        assert parts >= 0.95 * t["wall_s"] - 0.05, t
+    assert groups["test_after_probe"][0]["restore_s"] > 0  # the probe's checkpoint
+    assert groups["fista_oracle"][0]["restore_s"] < groups["test_after_probe"][0]["restore_s"]
+    assert all("metrics_s" not in row for row in rows)
