@@ -3,10 +3,18 @@
 The experiment smoke tests train the same tiny SAEs in several configs; with
 a cache that lives for the session each distinct program compiles once. The
 cache starts empty every session, so no stale programs are ever reused.
+
+After each test module JAX's in-memory caches are emptied: a test worker
+compiles thousands of programs, each XLA:CPU executable keeps about 25 memory
+mappings, and at Linux's default limit of 65,530 mappings LLVM aborts the
+worker ("Unable to allocate section memory"); later modules load the programs
+they share from the persistent cache.
 """
 
 import jax
 import pytest
+
+from sparsecomp.metrics.group import clear_programs
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -15,3 +23,10 @@ def compilation_cache(tmp_path_factory):
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def release_compiled_programs():
+    yield
+    jax.clear_caches()
+    clear_programs()

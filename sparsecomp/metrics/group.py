@@ -27,6 +27,7 @@ samples on the decision boundary.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import time
@@ -152,10 +153,19 @@ def _second_pass(data: Dataset, output: MethodOutput, support_index, dict_index)
 
 
 # Compiled evaluation programs by (program, static arguments, argument
-# signature): tracing and lowering them costs about a second per group on a
-# CPU, which a process pays once per shape (the persistent compilation cache
-# then only saves the XLA compilation).
-_EXECUTABLES: dict = {}
+# signature), the most recently used first out: tracing and lowering them
+# costs about a second per group on a CPU, which a process pays once per shape
+# (the persistent compilation cache then only saves the XLA compilation). A
+# sweep point needs a few (with or without a dictionary or variants, per code
+# width). Bounded, and emptied by ``clear_programs``: an XLA:CPU executable
+# keeps memory mappings of its code, about 300 for each of these.
+_EXECUTABLES: collections.OrderedDict = collections.OrderedDict()
+_MAX_EXECUTABLES = 8
+
+
+def clear_programs() -> None:
+    """Frees the compiled evaluation programs (the trainer does after each sweep point)."""
+    _EXECUTABLES.clear()
 
 
 def _executable(program, args: tuple, timings: dict, compile_lock, **static):
@@ -168,6 +178,9 @@ def _executable(program, args: tuple, timings: dict, compile_lock, **static):
         with compile_lock:
             _EXECUTABLES[key] = program.lower(*args, **static).compile()
         timings["compile_s"] = timings.get("compile_s", 0.0) + time.perf_counter() - tic
+        if len(_EXECUTABLES) > _MAX_EXECUTABLES:
+            _EXECUTABLES.popitem(last=False)
+    _EXECUTABLES.move_to_end(key)
     return _EXECUTABLES[key]
 
 

@@ -56,7 +56,7 @@ from sparsecomp.methods.registry import (
     rows_per_seed,
     with_requirements,
 )
-from sparsecomp.metrics.group import evaluate_group
+from sparsecomp.metrics.group import clear_programs, evaluate_group
 from sparsecomp.metrics.rows import dictionary_curves
 from sparsecomp.report.summary import summarise
 from sparsecomp.run import checkpoints, distributed
@@ -138,7 +138,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
           f"on {layout.num_devices} {jax.default_backend()} device(s)"
           + (f" of {jax.process_count()} processes" if jax.process_count() > 1 else "") + "; "
           f"{total} (point, method) groups to run", flush=True)
-    compiled: dict = {}
     start, done = time.perf_counter(), 0
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     completed = False
@@ -162,7 +161,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                     if first != name:  # committed before this runs (``waits_for``)
                         return _copy(computed[first], name)
                     computed[name] = _timed_group(
-                        lambda: _prepare(config, spec, name, seed_keys, data, compiled, workdir,
+                        lambda: _prepare(config, spec, name, seed_keys, data, workdir,
                                          layout),
                         lambda prepared: _run_and_evaluate(config, spec, name, seeds, mixing,
                                                            prepared, layout))
@@ -183,6 +182,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                         log(f"  {point_name(spec)} {summary}", flush=True)
                 if writer:
                     (workdir / RESULTS_TABLE).write_text(summarise(rows))
+                _release_programs()
                 elapsed = time.perf_counter() - start
                 eta = elapsed / done * (total - done)
                 log(f"[{index + 1}/{len(pending)}] {point_name(spec)} | " + " | ".join(summaries)
@@ -198,6 +198,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     if writer:
         (workdir / RESULTS_TABLE).write_text(summarise(rows))
     return rows
+
+
+def _release_programs() -> None:
+    """Frees the point's compiled programs once it is committed.
+
+    Every XLA:CPU executable keeps memory mappings of its code (25 for a small
+    op, about 300 for an evaluation program), and the programs of a point
+    (data, each method, the metrics, the eager ops of their shapes) stayed in
+    JAX's caches and ``evaluate_group``'s: measured at smoke size, about 2,200
+    mappings per point of 4 methods, so a sweep of some 30 points reached
+    Linux's default limit of 65,530 (``vm.max_map_count``) and LLVM aborted
+    the process ("Unable to allocate section memory"). The next point's
+    programs have other shapes anyway; those that do not are loaded again
+    from the persistent compilation cache. ``jax.clear_caches`` also empties
+    the caches of the caller's own jitted functions (they compile again, or
+    load, on their next call).
+    """
+    jax.clear_caches()
+    clear_programs()
 
 
 def _silent(*args, **kwargs) -> None:
@@ -297,7 +316,7 @@ def _copy(finished: _Finished, name: str) -> _Finished:
         copy_of=finished.name)
 
 
-def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workdir,
+def _prepare(config, spec: DataSpec, name: str, seed_keys, data, workdir,
              layout: SeedSharding) -> _Prepared:
     """Compiles (once per shape) one method for all seeds, without running it.
 
@@ -324,12 +343,10 @@ def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workd
         seed_keys, zlib.crc32(source.encode())
     )
     args = (method_keys, data, *inputs)
-    cache_key = (source, spec)
-    if cache_key not in compiled:
-        run = jax.jit(layout.map_seeds(info.factory(config, spec)))
-        with COMPILE_LOCK:
-            compiled[cache_key] = run.lower(*args).compile()
-    return _Prepared(compiled[cache_key], args, restore_s=restored - tic,
+    run = jax.jit(layout.map_seeds(info.factory(config, spec)))
+    with COMPILE_LOCK:
+        executable = run.lower(*args).compile()
+    return _Prepared(executable, args, restore_s=restored - tic,
                      compile_s=time.perf_counter() - restored)
 
 

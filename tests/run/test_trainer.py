@@ -350,3 +350,20 @@ def test_group_timings_add_up_when_methods_run_one_at_a_time(tmp_path, monkeypat
     assert groups["test_after_probe"][0]["restore_s"] > 0  # the probe's checkpoint
     assert groups["fista_oracle"][0]["restore_s"] < groups["test_after_probe"][0]["restore_s"]
     assert all("metrics_s" not in row for row in rows)
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="counts Linux memory mappings")
+def test_a_sweep_frees_each_points_programs(finished_run, tmp_path):
+    """XLA:CPU executables keep memory mappings; a long sweep must not pile them up.
+
+    Kept across points, each point of this config added ~1,600 mappings, and
+    a long sweep ended at the kernel's limit (65,530) with LLVM aborting.
+    """
+    def mappings():
+        return len(Path("/proc/self/maps").read_text().splitlines())
+
+    config = tiny_config()
+    config.sweep.num_latents = (10, 12, 14, 18)
+    before = mappings()
+    sparsecomp.train_and_evaluate(config, tmp_path)
+    assert mappings() - before < 1000
