@@ -35,7 +35,7 @@ from sparsecomp.data import (
     make_datasets,
     make_spec,
 )
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, WorkdirError
 from sparsecomp.methods.registry import (
     MethodOutput,
     get_method,
@@ -54,6 +54,7 @@ __all__ = [
     "Dataset",
     "MethodOutput",
     "TrainedSAE",
+    "WorkdirError",
     "default_input_dim",
     "dictionary_match",
     "evaluate",

@@ -16,7 +16,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, WorkdirError
 from sparsecomp.report.summary import summarise
 from sparsecomp.run import distributed
 from sparsecomp.run.compilation_cache import (
@@ -24,6 +24,7 @@ from sparsecomp.run.compilation_cache import (
     cache_dir_from_flag,
     enable_compilation_cache,
 )
+from sparsecomp.run.termination import Terminated
 from sparsecomp.run.trainer import train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].")
@@ -49,10 +50,16 @@ def main(argv: list[str]) -> None:
             rows = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     except ConfigError as error:
         sys.exit(f"sparsecomp: invalid config: {error}")
+    except WorkdirError as error:
+        sys.exit(f"sparsecomp: {error}")
+    except Terminated:
+        print("sparsecomp: terminated (SIGTERM); the same command resumes the run",
+              file=sys.stderr)
+        sys.exit(128 + 15)  # the shell's status of a process ended by SIGTERM
     if distributed.is_writer():
         if cache_dir is not None:
             print(f"compilation cache {cache_dir}: {counter.summary()}")
-        print(summarise(rows))
+        print(summarise(rows, seeds=tuple(_CONFIG.value.seeds)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The one exception type for configurations that the library refuses."""
+"""The exception types of user errors: configurations and workdirs the library refuses."""
 
 
 class ConfigError(ValueError):
@@ -6,6 +6,15 @@ class ConfigError(ValueError):
 
     The message names the field, the value given and the valid range, so the
     command line can print it as one line without a traceback.
+    """
+
+
+class WorkdirError(ValueError):
+    """A workdir cannot be used as it is: a malformed or duplicated line, or another run holds it.
+
+    The message names the file (and line), what is wrong and what to do, so
+    the command line can print it as one line without a traceback. Nothing
+    has been changed in the workdir when it is raised.
     """
 
 

@@ -53,6 +53,7 @@ class Stats(NamedTuple):
     mean: dict  # metric -> float (metrics with at least one non-null value)
     std: dict  # metric -> float
     count: dict  # metric -> number of non-null values averaged
+    seeds: tuple = ()  # seeds of the group's rows, finite or not, in row order
 
 
 class Difference(NamedTuple):
@@ -130,7 +131,8 @@ def aggregate(rows: list[dict], key=group_key, metrics=None) -> dict[GroupKey, S
             if summary is not None:
                 mean[metric], std[metric], count[metric] = summary
         bad = tuple(row.get("seed") for row in group if row.get("nonfinite"))
-        result[gkey] = Stats(len(finite), bad, mean, std, count)
+        seeds = tuple(row.get("seed") for row in group)
+        result[gkey] = Stats(len(finite), bad, mean, std, count, seeds)
     return result
 
 

@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sparsecomp.errors import WorkdirError
 from sparsecomp.report.aggregate import (
     THRESHOLD,
     aggregate,
@@ -40,7 +41,12 @@ def main(argv=None) -> int:
                         help="mark |ours - reference| above this (default %(default)s)")
     args = parser.parse_args(argv)
 
-    config, rows, curve_rows = load_workdir(args.workdir)
+    try:
+        config, rows, curve_rows = load_workdir(args.workdir)
+        runs = load_runs(args.workdir)
+    except WorkdirError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if not rows:
         print(f"error: no rows in {args.workdir / RESULTS_FILE}", file=sys.stderr)
         return 1
@@ -63,7 +69,7 @@ def main(argv=None) -> int:
     if has_scaling(rows):
         stems += write_scaling_figures(args.workdir / FIGURES_DIR, rows)
     text = render_report(title=args.workdir.resolve().name, config=config, rows=rows,
-                         runs=load_runs(args.workdir), workdir_notes=load_notes(args.workdir),
+                         runs=runs, workdir_notes=load_notes(args.workdir),
                          groups=groups, ref_groups=ref_groups, matches=matches, diffs=diffs,
                          reference_files=args.reference, figure_stems=stems, notes=notes,
                          threshold=args.threshold)

@@ -3,9 +3,13 @@
 A workdir holds ``config.json``, ``results.jsonl``, ``metrics.jsonl``,
 ``runs.jsonl`` and the researcher's ``notes.md`` (``sparsecomp.run.schema``).
 Reference files (``shared/reference/results/exp_*.json``) are JSON lists of
-rows. A negative variant tag in a reference row (their ``lam = -1`` on SAE
-rows) means "no variant" and is dropped. Rows without ``method`` (per-SAE
-diagnostics) and curve rows (``epoch``/``round``) are skipped with a note.
+rows. The workdir's files are read as strictly as a resume reads them
+(``sparsecomp.run.workdir.read_jsonl``): a malformed line other than a torn
+last one, or a row that ``results.jsonl`` holds twice, is refused with
+``WorkdirError`` rather than reading around it. A negative variant tag in a
+reference row (their ``lam = -1`` on SAE rows) means "no variant" and is
+dropped. Rows without ``method`` (per-SAE diagnostics) and curve rows
+(``epoch``/``round``) are skipped with a note.
 """
 
 from __future__ import annotations
@@ -20,16 +24,22 @@ from sparsecomp.run.schema import (
     RESULTS_FILE,
     RUNS_FILE,
     VARIANT_TAGS,
+    check_unique_rows,
 )
 from sparsecomp.run.workdir import read_lines
 
 
 def load_workdir(workdir: Path) -> tuple[dict, list[dict], list[dict]]:
-    """``(config, results rows, curve rows)`` of a workdir (missing files: empty)."""
+    """``(config, results rows, curve rows)`` of a workdir (missing files: empty).
+
+    Raises:
+      WorkdirError: for a malformed line (but a torn last one) or a duplicated row.
+    """
     config_path = workdir / CONFIG_FILE
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
-    return (config, read_lines(workdir / RESULTS_FILE),
-            read_lines(workdir / METRICS_FILE))
+    rows = read_lines(workdir / RESULTS_FILE)
+    check_unique_rows(rows, workdir / RESULTS_FILE)
+    return config, rows, read_lines(workdir / METRICS_FILE)
 
 
 def load_notes(workdir: Path) -> str:

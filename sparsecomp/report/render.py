@@ -2,11 +2,13 @@
 
 ``report.md`` holds the sweep, seeds, methods, total wall time, the
 researcher's ``notes.md`` if there is one (provenance, caveats), the
-non-finite seeds, the differences from the reference above the threshold,
-the figures, the sample-complexity section when the rows have one
-(``sparsecomp.report.scaling``), then per sweep point a table of the headline
-metrics (``sparsecomp.run.schema.HEADLINE_METRICS``) with the reference mean
-and the difference, and notes on what the reference matching skipped.
+non-finite seeds, the incomplete groups (the config's seeds a group lacks:
+an unfinished run, or a group kept from another run), the differences from
+the reference above the threshold, the figures, the sample-complexity
+section when the rows have one (``sparsecomp.report.scaling``), then per
+sweep point a table of the headline metrics
+(``sparsecomp.run.schema.HEADLINE_METRICS``) with the reference mean and the
+difference, and notes on what the reference matching skipped.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sparsecomp.run.schema import (
     HEADLINE_METRICS,
     NOTES_FILE,
     VARIANT_TAGS,
+    missing_seeds,
     point_label,
     variant_label,
 )
@@ -57,9 +60,25 @@ def _ordered_keys(keys) -> list[GroupKey]:
                                        order_key(k.variant)))
 
 
+def _group_label(key: GroupKey) -> str:
+    """```method`` at num_latents=..., ... (lam=0.1)`` of a group."""
+    return (f"`{key.method}` at {point_label(key.point)}"
+            + (f" ({variant_label(key.variant)})" if key.variant else ""))
+
+
+def _seeds_cell(stats: Stats, seeds) -> str:
+    """Finite seeds, and those of ``seeds`` the group lacks: ``"1 (missing 1, 2)"``."""
+    missing = missing_seeds(stats.seeds, seeds or ())
+    return str(stats.n) + (f" (missing {', '.join(map(str, missing))})" if missing else "")
+
+
 def render_tables(groups: dict, ref_groups: dict | None = None, matches: dict | None = None,
-                  diffs: list[Difference] | None = None, with_reference: bool = True) -> str:
-    """One markdown table per sweep point: seeds, ours ± std, reference, difference."""
+                  diffs: list[Difference] | None = None, with_reference: bool = True,
+                  seeds=None) -> str:
+    """One markdown table per sweep point: seeds, ours ± std, reference, difference.
+
+    Given the config's ``seeds``, the seeds column names those a group lacks.
+    """
     ref_groups, matches = ref_groups or {}, matches or {}
     by_key = {(d.key, d.metric): d for d in diffs or []}
     metrics = [m for m in HEADLINE_METRICS if any(m in s.mean for s in groups.values())]
@@ -81,7 +100,7 @@ def render_tables(groups: dict, ref_groups: dict | None = None, matches: dict | 
             if stats.nonfinite_seeds:
                 bad += f" (seeds {', '.join(map(str, stats.nonfinite_seeds))})"
             cells = [key.method] + ([_variant_cell(key.variant)] if has_variant else [])
-            cells += [str(stats.n), bad]
+            cells += [_seeds_cell(stats, seeds), bad]
             for metric in metrics:
                 cells.append(_cell(stats, metric))
                 if metric in compared:
@@ -138,10 +157,13 @@ def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, r
         out += ["", f"## Notes on this workdir (`{NOTES_FILE}`)", "", workdir_notes]
     bad = [(k, s) for k, s in groups.items() if s.nonfinite_seeds]
     out += ["", "## Non-finite seeds", ""]
-    out += ([f"- `{k.method}` at {point_label(k.point)}"
-             + (f" ({variant_label(k.variant)})" if k.variant else "")
-             + f": seeds {', '.join(map(str, s.nonfinite_seeds))} (excluded from means)"
-             for k, s in bad] or ["none"])
+    out += ([f"- {_group_label(k)}: seeds {', '.join(map(str, s.nonfinite_seeds))} "
+             "(excluded from means)" for k, s in bad] or ["none"])
+    incomplete = [(k, missing_seeds(groups[k].seeds, seeds)) for k in _ordered_keys(groups)]
+    out += ["", "## Incomplete groups", ""]
+    out += ([f"- {_group_label(k)}: seeds {', '.join(map(str, missing))} missing (of "
+             f"{', '.join(map(str, seeds))}); its means are over the others"
+             for k, missing in incomplete if missing] or ["none"])
     if reference_files:
         order = {key: i for i, key in enumerate(_ordered_keys(groups))}
         marked = sorted((d for d in diffs or [] if d.marked), key=lambda d: order[d.key])
@@ -175,7 +197,8 @@ def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, r
     if has_scaling(rows):
         out += ["", render_scaling(rows, scaling_stems).rstrip("\n")]
     out += ["", "## Results (mean ± std over finite seeds)", "",
-            render_tables(groups, ref_groups, matches, diffs, with_reference=bool(reference_files))]
+            render_tables(groups, ref_groups, matches, diffs, with_reference=bool(reference_files),
+                          seeds=seeds)]
     if notes:
         out += ["## Notes", ""] + [f"- {note}" for note in notes] + [""]
     return "\n".join(out).rstrip("\n") + "\n"

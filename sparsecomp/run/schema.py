@@ -4,9 +4,12 @@ A *row* of ``results.jsonl`` is one (sweep point, method, seed[, variant]): the
 point tags (``point_tags``), ``method``, a variant tag for methods that emit
 several rows per seed (``VARIANT_TAGS``), ``width``, ``seed``, the metrics and
 the group's timings (``TIMING_FIELDS``); a seed whose run diverged has
-``nonfinite`` set and no metrics. A *curve line* of ``metrics.jsonl`` has the
-point tags, ``method``, ``seed``, ``step`` and the logged values. The trainer
-writes both (``sparsecomp.run.trainer``); ``results.md``
+``nonfinite`` set and no metrics; a non-finite value is written as ``null``.
+Rows written since the trainer records provenance carry ``versions``
+(``sparsecomp.run.provenance``); older rows have none. A workdir holds one
+row per ``row_identity`` (``check_unique_rows``). A *curve line* of
+``metrics.jsonl`` has the point tags, ``method``, ``seed``, ``step`` and the
+logged values. The trainer writes both (``sparsecomp.run.trainer``); ``results.md``
 (``sparsecomp.report.summary``) and the report (``sparsecomp.report``) read
 them.
 
@@ -18,6 +21,7 @@ put the default back (``point_of``), so every reader groups by the full point.
 from __future__ import annotations
 
 from sparsecomp.data import DataSpec
+from sparsecomp.errors import WorkdirError
 
 # The files of a workdir (``sparsecomp.run.workdir`` says how each is written).
 CONFIG_FILE = "config.json"
@@ -27,6 +31,7 @@ RUNS_FILE = "runs.jsonl"  # one line per trainer invocation
 RESULTS_TABLE = "results.md"  # mean ± std per point and method, rewritten after every point
 CHECKPOINTS_DIR = "checkpoints"  # <point_name>/<method>/: what methods learned
 NOTES_FILE = "notes.md"  # free text by the researcher; the report quotes it
+LOCK_FILE = "workdir.lock"  # held by the run writing the workdir (``fcntl.flock``)
 REPORT_FILE = "report.md"  # written by ``python -m sparsecomp.report``
 FIGURES_DIR = "figures"  # the report's figures
 
@@ -58,7 +63,8 @@ OLD_TIMING_FIELDS = ("metrics_s",)
 NOT_METRICS = frozenset(
     POINT_TAGS + VARIANT_TAGS + TIMING_FIELDS + OLD_TIMING_FIELDS
     + ("width", "seed", "method", "c", "nonfinite", "step",
-       "sae_type", "epoch", "round", "samples_seen", "samples_per_atom")
+       "sae_type", "epoch", "round", "samples_seen", "samples_per_atom",
+       "versions", "fingerprint")  # provenance: what made the row
 )
 
 
@@ -94,6 +100,38 @@ def group_key(row: dict) -> tuple:
     The trainer writes, and resumes, one group at a time.
     """
     return point_of(row), row["method"]
+
+
+def row_identity(row: dict) -> tuple:
+    """What a row is the result of: ``(point, method, variant, seed)``; one row each."""
+    return point_of(row), row.get("method"), variant_of(row), row.get("seed")
+
+
+def check_unique_rows(rows: list[dict], path=None) -> None:
+    """Raises ``WorkdirError`` for the first two rows with the same ``row_identity``.
+
+    ``rows`` are the lines of the JSONL file ``path`` when it is given (the
+    message then gives line numbers), else any list (1-based row numbers).
+    Two runs writing one workdir at once leave such duplicates; they would
+    count as extra seeds.
+    """
+    first: dict = {}
+    for number, row in enumerate(rows, 1):
+        identity = row_identity(row)
+        if identity in first:
+            point, method, variant, seed = identity
+            what = f"`{method}` at {point_label(point)}" + (
+                f" ({variant_label(variant)})" if variant else "") + f", seed {seed}"
+            where = f"{path}: lines" if path is not None else "rows"
+            raise WorkdirError(f"{where} {first[identity]} and {number} hold the same row "
+                               f"({what}); delete one of them")
+        first[identity] = number
+
+
+def missing_seeds(present, expected) -> tuple:
+    """The seeds of ``expected`` (e.g. the config's) that ``present`` lacks, in order."""
+    present = set(present)
+    return tuple(seed for seed in expected if seed not in present)
 
 
 def point_label(point: tuple) -> str:

@@ -30,15 +30,24 @@ every process must issue them in the same order, which a method running in
 a worker thread while the main thread commits the previous one does not
 guarantee (the likely cause of a two-process hang seen in CI). Process 0
 alone writes files and prints; all take part in saving checkpoints.
+
+Process 0 holds the workdir's lock for the whole run
+(``sparsecomp.run.workdir.lock_workdir``), so a second run on the same
+workdir stops at once, and reads (so validates) every file of the workdir
+before it rewrites any. Every new row is stamped with ``versions``
+(``sparsecomp.run.provenance``), and ``runs.jsonl`` gets a line for every
+invocation that ran something, however it ended (SIGTERM included:
+``sparsecomp.run.termination``).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, nullcontext
+from contextlib import ExitStack, closing, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -57,9 +66,9 @@ from sparsecomp.methods.registry import (
     with_requirements,
 )
 from sparsecomp.metrics.group import clear_programs, evaluate_group
-from sparsecomp.metrics.rows import dictionary_curves
+from sparsecomp.metrics.rows import dictionary_curves, plain
 from sparsecomp.report.summary import summarise
-from sparsecomp.run import checkpoints, distributed
+from sparsecomp.run import checkpoints, distributed, provenance
 from sparsecomp.run import workdir as wd
 from sparsecomp.run.compilation_cache import COMPILE_LOCK
 from sparsecomp.run.defaults import base_config
@@ -69,12 +78,14 @@ from sparsecomp.run.schema import (
     RESULTS_TABLE,
     RUNS_FILE,
     TIMING_FIELDS,
+    check_unique_rows,
     group_key,
     point_name,
     point_tags,
 )
 from sparsecomp.run.sharding import SeedSharding
 from sparsecomp.run.sweep import concurrent_methods, runs_at, sweep_points
+from sparsecomp.run.termination import Terminated, sigterm_as_exception
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
@@ -91,8 +102,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     Raises:
       ConfigError: before anything is written, for an invalid config or a
         workdir that holds a different config.
+      WorkdirError: before anything is written, when another run holds the
+        workdir, or a line of its files (other than a torn last line) is not
+        a JSON object, or ``results.jsonl`` holds a row twice.
+      Terminated: on SIGTERM (in the main thread), after logging the run.
     """
-    workdir = Path(workdir)
+    with ExitStack() as held, sigterm_as_exception():
+        return _train_and_evaluate(config, Path(workdir), held)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
+                        held: ExitStack) -> list[dict]:
+    """``train_and_evaluate``; the writer's workdir lock is entered into ``held``."""
     specs = sweep_points(config)
     seeds = tuple(config.seeds)
     layout = SeedSharding(len(seeds), config.devices)
@@ -104,6 +125,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     added = [name for name in methods if name not in config.methods]
     group_rows = {name: len(seeds) * rows_per_seed(name, config) for name in methods}
     results_path, metrics_path = workdir / RESULTS_FILE, workdir / METRICS_FILE
+    runs_path = workdir / RUNS_FILE
 
     def group_size(key) -> int:
         return group_rows.get(key[1], len(seeds))
@@ -112,11 +134,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         return wd.complete_groups(objs, group_key, group_size)
 
     if writer:
+        held.enter_context(wd.lock_workdir(workdir))
+        # Every file is read, so validated, before any is written.
+        lines = {path: wd.read_jsonl(path) for path in (results_path, metrics_path, runs_path)}
+        check_unique_rows(lines[results_path].objects, results_path)
         wd.claim_workdir(workdir, config.to_json(sort_keys=True, indent=2),
                          base_config().to_json(sort_keys=True))
-        rows = wd.repair(results_path, complete)
+        rows = wd.repair(results_path, lines[results_path], complete, log)
         finished = {group_key(row) for row in rows}
-        wd.repair(metrics_path, lambda objs: [o for o in objs if group_key(o) in finished])
+        wd.repair(metrics_path, lines[metrics_path],
+                  lambda objs: [o for o in objs if group_key(o) in finished], log)
+        wd.repair(runs_path, lines[runs_path], list, log)
     distributed.barrier("sparsecomp:workdir-claimed")
     if not writer:  # the workdir as process 0 left it
         rows = complete(wd.read_lines(results_path))
@@ -138,9 +166,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
           f"on {layout.num_devices} {jax.default_backend()} device(s)"
           + (f" of {jax.process_count()} processes" if jax.process_count() > 1 else "") + "; "
           f"{total} (point, method) groups to run", flush=True)
+    environment = provenance.environment()
+    stamp = {"versions": environment["versions"]}  # on every new row, never on old ones
     start, done = time.perf_counter(), 0
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    completed = False
+    error = None
     try:
         # Several processes: no pool; collectives are issued by the main thread only.
         with ThreadPoolExecutor(max_workers=workers) if single_process else nullcontext() as pool:
@@ -175,28 +205,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                 # closing(): an error while committing also releases the waiting methods.
                 with closing(_in_order(pool, work, todo, waits_for)) as results:
                     for finished in results:
-                        new_rows, summary = _commit(finished, workdir, writer)
+                        new_rows, summary = _commit(finished, workdir, writer, stamp)
                         rows.extend(new_rows)
                         summaries.append(summary)
                         done += 1
                         log(f"  {point_name(spec)} {summary}", flush=True)
                 if writer:
-                    (workdir / RESULTS_TABLE).write_text(summarise(rows))
+                    (workdir / RESULTS_TABLE).write_text(summarise(rows, seeds=seeds))
                 _release_programs()
                 elapsed = time.perf_counter() - start
                 eta = elapsed / done * (total - done)
                 log(f"[{index + 1}/{len(pending)}] {point_name(spec)} | " + " | ".join(summaries)
                       + f" | elapsed {elapsed:.1f}s, ETA {eta:.1f}s", flush=True)
-        completed = True
+    except BaseException as caught:
+        error = caught
+        raise
     finally:
         if pending and writer:
-            wd.append_lines(workdir / RUNS_FILE, [{
+            _log_run(runs_path, {
                 "started": started_at, "wall_s": round(time.perf_counter() - start, 1),
-                "groups": done, "completed": completed, "devices": layout.num_devices,
-                "backend": jax.default_backend(), "concurrent_methods": workers,
-            }])
+                "groups": done, "completed": error is None, "ended": _how_ended(error),
+                "devices": layout.num_devices, "concurrent_methods": workers, **environment,
+            }, error)
     if writer:
-        (workdir / RESULTS_TABLE).write_text(summarise(rows))
+        (workdir / RESULTS_TABLE).write_text(summarise(rows, seeds=seeds))
     return rows
 
 
@@ -217,6 +249,32 @@ def _release_programs() -> None:
     """
     jax.clear_caches()
     clear_programs()
+
+
+def _how_ended(error: BaseException | None) -> str:
+    """``runs.jsonl``'s ``ended``: completed, interrupted (SIGINT), terminated
+    (SIGTERM) or ``error: <exception type>``."""
+    if error is None:
+        return "completed"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(error, Terminated):
+        return "terminated"
+    return f"error: {type(error).__name__}"
+
+
+def _log_run(path: Path, entry: dict, error: BaseException | None) -> None:
+    """Appends the invocation's line to ``runs.jsonl``.
+
+    When the run is already ending in ``error`` (a full disk, say), failing
+    to write the line is reported on stderr rather than hiding that error.
+    """
+    try:
+        wd.append_lines(path, [entry])
+    except OSError as write_error:
+        if error is None:
+            raise
+        print(f"sparsecomp: could not log the run in {path}: {write_error}", file=sys.stderr)
 
 
 def _silent(*args, **kwargs) -> None:
@@ -386,7 +444,7 @@ def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, mixing, prepared
         for (variant_tags, row_output), row_metrics in zip(
                 _variant_outputs(seed_output, variants), metrics[i], strict=True):
             row = {**tags, **variant_tags, "width": width, "seed": seed}
-            row.update({key: np.asarray(v).item() for key, v in (row_output.scalars or {}).items()})
+            row.update({key: plain(v) for key, v in (row_output.scalars or {}).items()})
             row.update(row_metrics)
             new_rows.append(row)
     expected = len(seeds) * rows_per_seed(name, config)
@@ -400,12 +458,15 @@ def _run_and_evaluate(config, spec: DataSpec, name: str, seeds, mixing, prepared
     return _Finished(name, point_name(spec), new_rows, params, lines, timings)
 
 
-def _commit(finished: _Finished, workdir: Path, writer: bool) -> tuple[list[dict], str]:
+def _commit(finished: _Finished, workdir: Path, writer: bool,
+            stamp: dict) -> tuple[list[dict], str]:
     """Writes one evaluated group: checkpoint, curves, then rows (the commit).
 
     Every process takes part in the checkpoint; only the ``writer`` appends.
-    Returns the rows and the group's progress summary.
+    Every row gets the fields of ``stamp`` (``versions``). Returns the rows
+    and the group's progress summary.
     """
+    finished = finished._replace(rows=[{**row, **stamp} for row in finished.rows])
     if finished.params is not None:
         checkpoints.save_params(
             checkpoints.checkpoint_dir(workdir, finished.point, finished.name), finished.params

@@ -4,23 +4,35 @@
   (fields added to the library since, at their defaults, are not a difference).
 * ``results.jsonl``: one JSON object per (sweep point, seed, method). All seeds
   of a (point, method) pair are appended in one ``write`` followed by
-  ``fsync``, so a kill at any moment leaves at worst a torn last line, which
-  ``load_rows`` drops together with any incomplete group.
+  ``fsync``, so a kill at any moment leaves at worst a torn last line (one
+  without its newline) and an unfinished last group, which ``repair`` drops.
 * ``metrics.jsonl``: training curves, one object per logged step.
 * ``runs.jsonl``: one object per trainer invocation (start time, wall seconds,
-  groups run, whether it finished, devices and concurrency).
+  groups run, how it ended, versions, devices and concurrency).
+* ``workdir.lock``: held (``fcntl.flock``) by the run writing the workdir.
 
-The file names are those of ``sparsecomp.run.schema``.
+Every line is strict JSON (``allow_nan=False``; a non-finite float is written
+as ``null``). Reading is strict too: a line that is not a JSON object stops
+the reader with ``file:line`` unless it is the torn last line, so a hand
+edit or a sync conflict never makes a resume silently drop the lines after
+it. The file names are those of ``sparsecomp.run.schema``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import math
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
-from sparsecomp.errors import ConfigError
-from sparsecomp.run.schema import CONFIG_FILE
+from sparsecomp.errors import ConfigError, WorkdirError
+from sparsecomp.run.schema import CONFIG_FILE, LOCK_FILE
 
 # Fields that say how a run executes, not what it computes: a run may resume
 # with other values (e.g. on a machine with more devices).
@@ -87,36 +99,118 @@ def _differing_fields(a, b, prefix=""):
         yield prefix.rstrip(".")
 
 
+@contextmanager
+def lock_workdir(workdir: Path) -> Iterator[None]:
+    """Holds the workdir's lock (``fcntl.flock`` on ``workdir.lock``) for the block.
+
+    Creates ``workdir`` if needed. The lock is the open file's, so the OS
+    releases it however the process ends: a lock file left by a killed run
+    does not block. The holder's pid, host and start time are written into
+    the file for the message another run gets.
+
+    Raises:
+      WorkdirError: at once, when another run (or another open of the lock in
+        this process) holds it, or when the workdir cannot be created.
+    """
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(workdir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise WorkdirError(f"cannot use workdir {workdir}: {error.strerror or error}"
+                           + (f" ({error.filename})" if error.filename else "")) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 256, 0).decode("utf-8", "replace").strip() or "pid unknown"
+            raise WorkdirError(
+                f"workdir {workdir} is in use by another run ({holder}); wait for it to end "
+                "or use another --workdir") from None
+        holder = (f"pid {os.getpid()} on host {socket.gethostname()}, since "
+                  f"{datetime.now(UTC).isoformat(timespec='seconds')}")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (holder + "\n").encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _json_line(obj: dict) -> str:
+    """One line of strict JSON: non-finite floats (at any depth) as ``null``."""
+    return json.dumps(_finite_or_none(obj), sort_keys=True, allow_nan=False) + "\n"
+
+
+def _finite_or_none(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(item) for item in value]
+    return value
+
+
 def append_lines(path: Path, objects: list[dict]) -> None:
     """Appends JSON lines in one write and makes them durable (fsync)."""
     if not objects:
         return
-    text = "".join(json.dumps(obj, sort_keys=True) + "\n" for obj in objects)
+    text = "".join(_json_line(obj) for obj in objects)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
 
 
-def read_lines(path: Path) -> list[dict]:
-    """Parses a JSONL file, ignoring a torn last line; ``[]`` if it is absent."""
+class JsonLines(NamedTuple):
+    """The lines of a JSONL file, parsed."""
+
+    objects: list  # one dict per complete line, in order: line i + 1 is objects[i]
+    torn: bool  # the file ends in a line without its newline (an interrupted append), left out
+
+
+def read_jsonl(path: Path) -> JsonLines:
+    """Parses a JSONL file strictly; an absent file has no lines.
+
+    Only the last line may be malformed, and only when it has no newline
+    (a torn append): it is left out and ``torn`` says so. ``NaN`` and
+    ``Infinity``, which older versions wrote, are read as ``None``, as
+    non-finite values are written now.
+
+    Raises:
+      WorkdirError: naming ``path`` and the line, for any other line that is
+        not a JSON object.
+    """
     if not path.exists():
-        return []
-    objects = []
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-        if not line.endswith("\n"):
-            break  # torn final write
-        try:
-            objects.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return objects
+        return JsonLines([], False)
+    *complete, last = path.read_bytes().split(b"\n")
+    return JsonLines([_parse_line(path, number, line) for number, line in enumerate(complete, 1)],
+                     torn=bool(last))
+
+
+def _parse_line(path: Path, number: int, line: bytes) -> dict:
+    try:
+        obj = json.loads(line.decode("utf-8"), parse_constant=lambda constant: None)
+    except UnicodeDecodeError:
+        reason = "not UTF-8 text"
+    except json.JSONDecodeError as error:
+        reason = f"{error.msg} at column {error.colno}"
+    else:
+        if isinstance(obj, dict):
+            return obj
+        reason = f"a JSON {type(obj).__name__}, not an object"
+    raise WorkdirError(f"{path}:{number}: not a JSON object ({reason}); fix or delete that line "
+                       "and run again (nothing was changed)")
+
+
+def read_lines(path: Path) -> list[dict]:
+    """The objects of a JSONL file (``read_jsonl``), a torn last line left out."""
+    return read_jsonl(path).objects
 
 
 def rewrite_lines(path: Path, objects: list[dict]) -> None:
     """Atomically replaces a JSONL file's content."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(obj, sort_keys=True) + "\n" for obj in objects))
+    tmp.write_text("".join(_json_line(obj) for obj in objects))
     os.replace(tmp, path)
 
 
@@ -133,20 +227,20 @@ def complete_groups(rows: list[dict], group_key, group_size) -> list[dict]:
     return [row for row in rows if counts[group_key(row)] == size(group_key(row))]
 
 
-def repair(path: Path, keep) -> list[dict]:
-    """Keeps the intact lines of ``path`` for which ``keep(objects)`` says so.
+def repair(path: Path, lines: JsonLines, keep, log=print) -> list[dict]:
+    """Rewrites ``path`` with the objects ``keep(lines.objects)`` retains; returns them.
 
-    ``keep`` maps the list of intact objects to the list to retain. The file is
-    rewritten only when something was dropped, so an interrupted run resumes
-    with exactly its finished groups.
+    ``lines`` is ``read_jsonl(path)``, read (and so validated) before
+    anything of the workdir is rewritten. The file is rewritten, and ``log``
+    says what was dropped, only when something was: a torn last line, or
+    lines ``keep`` leaves out (those of unfinished groups), so an interrupted
+    run resumes with exactly its finished groups.
     """
-    objects = read_lines(path)
-    kept = keep(objects)
-    if path.exists() and (len(kept) != len(objects) or not _ends_cleanly(path)):
+    kept = keep(lines.objects)
+    dropped = len(lines.objects) - len(kept)
+    if dropped or lines.torn:
         rewrite_lines(path, kept)
+        what = [f"{dropped} line(s) of unfinished groups"] if dropped else []
+        what += ["a torn last line"] if lines.torn else []
+        log(f"{path}: dropped {' and '.join(what)}, left by an interrupted run", flush=True)
     return kept
-
-
-def _ends_cleanly(path: Path) -> bool:
-    text = path.read_text(encoding="utf-8")
-    return text == "" or (text.endswith("\n") and len(text.splitlines()) == len(read_lines(path)))

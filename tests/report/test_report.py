@@ -259,3 +259,44 @@ def test_main_without_rows_or_with_a_bad_reference_fails(tmp_path):
 # ------------------------------------------------------- sample complexity
 
 
+
+
+# ------------------------------------------------------- workdir integrity
+
+
+def test_main_says_which_groups_miss_seeds(tmp_path):
+    workdir = tmp_path / "run"
+    _write_workdir(workdir)
+    rows = [json.loads(line) for line in (workdir / "results.jsonl").read_text().splitlines()]
+    kept = [row for row in rows if not (row["method"] == "sae_relu" and row["seed"] == 1
+                                        and row["num_latents"] == 50)]
+    (workdir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    assert main([str(workdir)]) == 0
+    text = (workdir / "report.md").read_text()
+    assert ("## Incomplete groups\n\n- `sae_relu` at num_latents=50, k=10, input_dim=33, "
+            "n_samples=5000: seeds 1 missing (of 0, 1); its means are over the others") in text
+    assert "| sae_relu | — | 1 (missing 1) | 0 |" in text
+
+
+def test_main_refuses_duplicated_rows_and_malformed_lines_in_one_line(tmp_path, capsys):
+    workdir = tmp_path / "run"
+    _write_workdir(workdir)
+    path = workdir / "results.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines + lines[1:2]))
+    assert main([str(workdir)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"error: {path}: lines 2 and {len(lines) + 1} hold the same row (`sae_relu` "
+                   "at num_latents=50, k=10, input_dim=33, n_samples=5000, seed 0); delete one "
+                   "of them\n")
+    path.write_text("".join(lines[:3] + ["{oops\n"] + lines[3:]))
+    assert main([str(workdir)]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {path}:4: not a JSON object")
+    path.write_text("".join(lines) + '{"torn')  # a run in progress: its torn line is left out
+    assert main([str(workdir)]) == 0
+    assert "## Incomplete groups\n\nnone" in (workdir / "report.md").read_text()
+
+
+def test_provenance_fields_are_not_metrics():
+    rows = [_row("sae_relu", 0, 0.4, versions={"jax": "0.4"}, fingerprint="abc")]
+    assert "versions" not in metric_names(rows) and "fingerprint" not in metric_names(rows)

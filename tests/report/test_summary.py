@@ -1,9 +1,13 @@
-"""``results.md``: a table per sweep point, a line per method (and variant)."""
+"""``results.md``: a table per sweep point, a line per method (and variant); missing seeds
+said, duplicated rows refused."""
 
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from sparsecomp.errors import WorkdirError
 from sparsecomp.report.summary import summarise
 
 POINT = {"num_latents": 20, "k": 3, "input_dim": 11, "n_samples": 300}
@@ -43,3 +47,21 @@ def test_the_trainer_and_results_md_import_no_matplotlib():
     result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
                             capture_output=True, text=True, check=True, timeout=120)
     assert result.stdout.strip() == "False"
+
+
+def test_a_group_missing_config_seeds_says_which():
+    rows = _rows(0.9) + [{**POINT, "method": "sae_relu", "seed": 1, "mcc_ood": 0.4},
+                         {**POINT, "method": "sae_relu", "seed": 2, "nonfinite": True}]
+    text = summarise(rows, metrics=("mcc_ood",), seeds=(0, 1, 2))
+    assert "| fista_oracle | 2 (missing seed 2) | 0.900 ± 0.000 |" in text
+    assert "| sae_relu | 1 (+1 non-finite; missing seed 0) | 0.400 ± 0.000 |" in text
+    assert "| fista_oracle | 2 | 0.900 ± 0.000 |" in summarise(_rows(0.9), ("mcc_ood",), (0, 1))
+
+
+def test_duplicated_rows_are_refused():
+    rows = _rows(0.9) + _rows(0.9)[1:]
+    with pytest.raises(WorkdirError, match=r"^rows 2 and 3 hold the same row \(`fista_oracle` "
+                                           r"at num_latents=20, .*seed 1\); delete one of them$"):
+        summarise(rows)
+    # The same seed under another variant or point is no duplicate.
+    summarise(_rows(0.9) + _rows(0.9, noise=0.1) + _rows(0.9, lam=0.1))

@@ -1,7 +1,11 @@
-"""The trainer end to end: rows, checkpoints, resumption, shared computations, refused configs."""
+"""The trainer end to end: rows, checkpoints, resumption, shared computations, refused configs,
+and the workdir's integrity (strict files, the lock, provenance, how runs end)."""
 
+import errno
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,16 +15,21 @@ import numpy as np
 import pytest
 
 import sparsecomp
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, WorkdirError
 from sparsecomp.methods import registry
 from sparsecomp.run import checkpoints, trainer
 from sparsecomp.run.schema import (
     CONFIG_FILE,
+    LOCK_FILE,
+    METRICS_FILE,
     RESULTS_FILE,
     RESULTS_TABLE,
+    RUNS_FILE,
     TIMING_FIELDS,
     point_name,
 )
+from sparsecomp.run.termination import Terminated
+from sparsecomp.run.workdir import lock_workdir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -367,3 +376,202 @@ def test_a_sweep_frees_each_points_programs(finished_run, tmp_path):
     before = mappings()
     sparsecomp.train_and_evaluate(config, tmp_path)
     assert mappings() - before < 1000
+
+
+# ------------------------------------------------- workdir integrity (issue 22)
+
+
+def _files(workdir) -> dict:
+    """The bytes of every file directly in ``workdir`` but the lock."""
+    return {path.name: path.read_bytes() for path in Path(workdir).iterdir()
+            if path.is_file() and path.name != LOCK_FILE}
+
+
+def _copy_of(finished_run, tmp_path):
+    """A copy of the finished workdir with curves (its methods log none) of its groups."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(finished_run, workdir)
+    tags = ("num_latents", "k", "input_dim", "n_samples", "method", "seed")
+    curves = [{**{tag: row[tag] for tag in tags}, "step": step, "loss": 1.0 / (1 + step)}
+              for row in _rows(workdir)[:3] for step in (0, 10)]
+    (workdir / METRICS_FILE).write_text("".join(json.dumps(c) + "\n" for c in curves))
+    return workdir
+
+
+def _insert_line(path, index, text):
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:index] + [text] + lines[index:]))
+
+
+@pytest.mark.parametrize("name", [RESULTS_FILE, METRICS_FILE, RUNS_FILE])
+def test_a_bad_line_in_the_middle_stops_the_run_and_changes_nothing(finished_run, tmp_path,
+                                                                     name):
+    workdir = _copy_of(finished_run, tmp_path)
+    # The last group lost a row: a repair would rewrite results.jsonl, were it allowed to.
+    lines = (workdir / RESULTS_FILE).read_text().splitlines(keepends=True)
+    (workdir / RESULTS_FILE).write_text("".join(lines[:-1]))
+    _insert_line(workdir / name, 1, '{"method": "fista_oracle", "seed": 0,\n')  # a hand edit
+    before = _files(workdir)
+    with pytest.raises(WorkdirError, match=rf"{name}:2: not a JSON object .*fix or delete"):
+        sparsecomp.train_and_evaluate(tiny_config(), workdir)
+    assert _files(workdir) == before
+
+
+def test_a_line_that_is_not_an_object_is_refused(finished_run, tmp_path):
+    workdir = _copy_of(finished_run, tmp_path)
+    _insert_line(workdir / RESULTS_FILE, 3, "[1, 2]\n")
+    with pytest.raises(WorkdirError, match=rf"{RESULTS_FILE}:4: .*a JSON list"):
+        sparsecomp.train_and_evaluate(tiny_config(), workdir)
+
+
+def test_a_torn_last_line_is_dropped_and_said(finished_run, tmp_path, capsys):
+    workdir = _copy_of(finished_run, tmp_path)
+    curves = _strict_lines(workdir / METRICS_FILE)
+    with open(workdir / METRICS_FILE, "a") as handle:
+        handle.write('{"method": "linear_pro')
+    sparsecomp.train_and_evaluate(tiny_config(), workdir)
+    assert _strict_lines(workdir / METRICS_FILE) == curves
+    assert f"{METRICS_FILE}: dropped a torn last line" in capsys.readouterr().out
+
+
+def test_duplicated_rows_are_refused_not_dropped(finished_run, tmp_path):
+    workdir = _copy_of(finished_run, tmp_path)
+    lines = (workdir / RESULTS_FILE).read_text().splitlines(keepends=True)
+    (workdir / RESULTS_FILE).write_text("".join(lines + lines[:2]))  # two writers, one group
+    before = _files(workdir)
+    with pytest.raises(WorkdirError, match=rf"{RESULTS_FILE}: lines 1 and 9 hold the same row "
+                                           r"\(`fista_oracle` at num_latents=16.*seed 0\)"):
+        sparsecomp.train_and_evaluate(tiny_config(), workdir)
+    assert _files(workdir) == before
+
+
+def test_a_second_run_on_a_held_workdir_stops_before_writing(tmp_path):
+    workdir = tmp_path / "w"
+    with lock_workdir(workdir):
+        with pytest.raises(WorkdirError, match=rf"workdir {workdir} is in use by another run "
+                                               rf"\(pid {os.getpid()} on host "):
+            sparsecomp.train_and_evaluate(tiny_config(), workdir)
+        assert _files(workdir) == {}
+    # A lock file left behind (a killed run's) does not block.
+    (workdir / LOCK_FILE).write_text("pid 999999999 on host gone, since 2020-01-01\n")
+    config = tiny_config()
+    config.sweep.num_latents = (16,)
+    config.methods = ("fista_oracle",)
+    assert len(sparsecomp.train_and_evaluate(config, workdir)) == 2
+
+
+def test_cli_on_a_held_workdir_says_so_in_one_line(tmp_path):
+    workdir = tmp_path / "w"
+    with lock_workdir(workdir):
+        result = subprocess.run(
+            [sys.executable, "-m", "sparsecomp", "--config", "experiments/quickstart.py:smoke",
+             "--workdir", str(workdir), "--compilation_cache="],
+            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"sparsecomp: workdir {workdir} is in use by another run "
+                                     f"({(workdir / LOCK_FILE).read_text().strip()}); wait for "
+                                     "it to end or use another --workdir")
+    assert _files(workdir) == {}
+
+
+def _strict_lines(path):
+    def refuse(constant):
+        raise ValueError(f"{path}: bare {constant}")
+
+    return [json.loads(line, parse_constant=refuse) for line in path.read_text().splitlines()]
+
+
+def test_nonfinite_values_are_written_as_null(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @sparsecomp.register_method("test_nan_loss")
+    def make(config, spec):
+        def run(key, data):
+            return sparsecomp.MethodOutput(codes_val=data.z_val, codes_ood=data.z_ood,
+                                           scalars={"loss_train": jax.numpy.nan})
+
+        return run
+
+    config = tiny_config()
+    config.sweep.num_latents = (16,)
+    config.methods = ("test_nan_loss",)
+    rows = sparsecomp.train_and_evaluate(config, tmp_path)
+    assert [row["loss_train"] for row in rows] == [None, None]
+    assert [row["loss_train"] for row in _strict_lines(tmp_path / RESULTS_FILE)] == [None, None]
+    for name in (METRICS_FILE, RUNS_FILE):
+        if (tmp_path / name).exists():
+            _strict_lines(tmp_path / name)
+
+
+def test_new_rows_and_runs_record_versions_old_rows_stay_unstamped(finished_run, tmp_path):
+    rows = _rows(finished_run)
+    for row in rows:
+        assert set(row["versions"]) >= {"python", "jax", "jaxlib", "numpy", "scipy",
+                                        "sparsecomp"}
+        assert all(isinstance(value, str) for value in row["versions"].values())
+    (run,) = _strict_lines(finished_run / RUNS_FILE)
+    assert run["ended"] == "completed" and run["versions"] == rows[0]["versions"]
+    assert run["backend"] == "cpu" and run["device_kind"] == jax.devices()[0].device_kind
+    assert ("git_dirty" in run) == ("git" in run["versions"])
+    # Rows from before versions were recorded are never stamped with today's.
+    workdir = _copy_of(finished_run, tmp_path)
+    old = [{k: v for k, v in row.items() if k != "versions"} for row in rows[:-2]]
+    (workdir / RESULTS_FILE).write_text("".join(json.dumps(row) + "\n" for row in old))
+    resumed = sparsecomp.train_and_evaluate(tiny_config(), workdir)
+    assert _rows(workdir) == resumed
+    assert [row.get("versions") for row in resumed] == [None] * 6 + [rows[0]["versions"]] * 2
+
+
+def _stopped_after_one_commit(monkeypatch, stop):
+    real_commit = trainer._commit
+    calls = []
+
+    def commit_then_stop(*args, **kwargs):
+        if calls:
+            stop()
+        calls.append(1)
+        return real_commit(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "_commit", commit_then_stop)
+
+
+def test_sigterm_ends_the_run_with_a_runs_entry(tmp_path, monkeypatch):
+    _stopped_after_one_commit(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        sparsecomp.train_and_evaluate(tiny_config(), tmp_path)
+    assert signal.getsignal(signal.SIGTERM) is handler  # restored
+    (run,) = _strict_lines(tmp_path / RUNS_FILE)
+    assert (run["ended"], run["completed"], run["groups"]) == ("terminated", False, 1)
+    assert len(_rows(tmp_path)) == 2
+
+
+def test_an_io_error_ends_the_run_with_a_runs_entry(tmp_path, monkeypatch):
+    def disk_full():
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    _stopped_after_one_commit(monkeypatch, disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        sparsecomp.train_and_evaluate(tiny_config(), tmp_path)
+    (run,) = _strict_lines(tmp_path / RUNS_FILE)
+    assert (run["ended"], run["groups"]) == ("error: OSError", 1)
+
+
+@pytest.mark.slow
+def test_cli_terminated_by_sigterm_logs_the_run_and_says_so_in_one_line(tmp_path):
+    workdir = tmp_path / "w"
+    command = [sys.executable, "-m", "sparsecomp", "--config", "experiments/quickstart.py:smoke",
+               "--workdir", str(workdir), "--compilation_cache="]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as process:
+        for line in process.stdout:
+            if line.startswith("  n30_"):  # the first group is committed
+                process.send_signal(signal.SIGTERM)
+                break
+        stderr = process.communicate(timeout=300)[1]
+    assert process.returncode == 143
+    assert stderr.strip().splitlines()[-1].startswith("sparsecomp: terminated (SIGTERM)")
+    assert "Traceback" not in stderr
+    (run,) = _strict_lines(workdir / RUNS_FILE)
+    assert run["ended"] == "terminated" and 1 <= run["groups"] < 6
+    assert len(_rows(workdir)) == 2 * run["groups"]  # whole groups only
