@@ -16,7 +16,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, WorkdirError
 from sparsecomp.report.summary import summarise
 from sparsecomp.run import distributed
 from sparsecomp.run.compilation_cache import (
@@ -49,6 +49,8 @@ def main(argv: list[str]) -> None:
             rows = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     except ConfigError as error:
         sys.exit(f"sparsecomp: invalid config: {error}")
+    except WorkdirError as error:
+        sys.exit(f"sparsecomp: {error}")
     if distributed.is_writer():
         if cache_dir is not None:
             print(f"compilation cache {cache_dir}: {counter.summary()}")

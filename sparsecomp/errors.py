@@ -9,6 +9,13 @@ class ConfigError(ValueError):
     """
 
 
+class WorkdirError(ValueError):
+    """A workdir's files cannot be used as they are (duplicated rows, ...).
+
+    The message names the file and what to do, for one line on the command line.
+    """
+
+
 def require_int(field: str, value, *, lower: int) -> None:
     """Raises ``ConfigError`` naming ``field`` unless ``value`` is an int >= ``lower``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < lower:

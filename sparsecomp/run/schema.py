@@ -2,13 +2,14 @@
 
 A *row* of ``results.jsonl`` is one (sweep point, method, seed[, variant]): the
 point tags (``point_tags``), ``method``, a variant tag for methods that emit
-several rows per seed (``VARIANT_TAGS``), ``width``, ``seed``, the metrics and
-the group's timings (``TIMING_FIELDS``); a seed whose run diverged has
-``nonfinite`` set and no metrics. A *curve line* of ``metrics.jsonl`` has the
-point tags, ``method``, ``seed``, ``step`` and the logged values. The trainer
-writes both (``sparsecomp.run.trainer``); ``results.md``
-(``sparsecomp.report.summary``) and the report (``sparsecomp.report``) read
-them.
+several rows per seed (``VARIANT_TAGS``), ``width``, ``seed``, the metrics,
+the group's timings (``TIMING_FIELDS``) and its ``fingerprint``
+(``sparsecomp.run.identity``; absent from rows written before it existed); a
+seed whose run diverged has ``nonfinite`` set and no metrics. A *curve line*
+of ``metrics.jsonl`` has the point tags, ``method``, ``seed``, ``step`` and
+the logged values. The trainer writes both (``sparsecomp.run.trainer``);
+``results.md`` (``sparsecomp.report.summary``) and the report
+(``sparsecomp.report``) read them.
 
 A point tag at its default (``POINT_DEFAULTS``: no noise, the protocol's
 evaluation sizes) is left out of rows, as in the reference results; readers
@@ -57,7 +58,7 @@ OLD_TIMING_FIELDS = ("metrics_s",)
 # the sample counts of the sample-complexity study (an x axis, not a result).
 NOT_METRICS = frozenset(
     POINT_TAGS + VARIANT_TAGS + TIMING_FIELDS + OLD_TIMING_FIELDS
-    + ("width", "seed", "method", "c", "nonfinite", "step",
+    + ("width", "seed", "method", "c", "nonfinite", "step", "fingerprint",
        "sae_type", "epoch", "round", "samples_seen", "samples_per_atom")
 )
 
