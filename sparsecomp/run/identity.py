@@ -294,8 +294,8 @@ def _conflict(config: ml_collections.ConfigDict, spec: DataSpec, name: str,
                                           section_content(config, section), f"{section}."))
         if fields:
             return f"{label} (this config changes {', '.join(fields)})"
-    return (f"{label} (its rows' fingerprint {stored}, this config's {identity.fingerprint}, "
-            f"of the point and sections {', '.join(sorted(identity.sections))})")
+    return (f"{label} (rows fingerprinted {stored}, this config gives {identity.fingerprint}; "
+            f"a fingerprint covers the point and sections {', '.join(sorted(identity.sections))})")
 
 
 def saved_config(text: str) -> ml_collections.ConfigDict:
