@@ -10,7 +10,7 @@ class ConfigError(ValueError):
 
 
 class WorkdirError(ValueError):
-    """A workdir cannot be used as it is: a malformed or duplicated line, or another run holds it.
+    """A workdir cannot be used as it is: a malformed or duplicated line, rows written twice, or another run holds it.
 
     The message names the file (and line), what is wrong and what to do, so
     the command line can print it as one line without a traceback. Nothing

@@ -5,6 +5,8 @@ point tags (``point_tags``), ``method``, a variant tag for methods that emit
 several rows per seed (``VARIANT_TAGS``), ``width``, ``seed``, the metrics and
 the group's timings (``TIMING_FIELDS``); a seed whose run diverged has
 ``nonfinite`` set and no metrics; a non-finite value is written as ``null``.
+Each group's rows carry its ``fingerprint`` (``sparsecomp.run.identity``;
+absent from rows written before it existed).
 Rows written since the trainer records provenance carry ``versions``
 (``sparsecomp.run.provenance``); older rows have none. A workdir holds one
 row per ``row_identity`` (``check_unique_rows``). A *curve line* of

@@ -1,7 +1,8 @@
 """The files of a run's working directory, written so that no result is lost.
 
-* ``config.json``: the resolved config; a rerun with a different one is refused
-  (fields added to the library since, at their defaults, are not a difference).
+* ``config.json``: the resolved config of the latest run. The workdir's
+  identity is in its rows' fingerprints (``sparsecomp.run.identity``); rows
+  from before fingerprints are checked against this file (``claim_workdir``).
 * ``results.jsonl``: one JSON object per (sweep point, seed, method). All seeds
   of a (point, method) pair are appended in one ``write`` followed by
   ``fsync``, so a kill at any moment leaves at worst a torn last line (one
@@ -32,48 +33,64 @@ from pathlib import Path
 from typing import NamedTuple
 
 from sparsecomp.errors import ConfigError, WorkdirError
-from sparsecomp.run.schema import CONFIG_FILE, LOCK_FILE
+from sparsecomp.run.schema import CONFIG_FILE, LOCK_FILE, RESULTS_FILE
 
 # Fields that say how a run executes, not what it computes: a run may resume
 # with other values (e.g. on a machine with more devices).
 EXECUTION_FIELDS = ("devices", "concurrent_methods")
+# Fields that say which (point, method) groups and seeds run, not how a group
+# is computed: changing them extends a workdir (or runs a part of it).
+EXTENT_FIELDS = ("seeds", "methods", "sweep", "limits", "data")
 
 
-def claim_workdir(workdir: Path, config_json: str, defaults_json: str = "{}") -> None:
-    """Creates ``workdir`` with ``config.json``, or checks the existing one.
+def claim_workdir(workdir: Path, config_json: str, defaults_json: str = "{}", *,
+                  check: bool = True) -> None:
+    """Creates ``workdir`` with ``config.json``, or checks and updates the existing one.
 
-    ``EXECUTION_FIELDS`` are left out of the check. A field the saved config
-    lacks (one added to the library after that run started) counts as
-    unchanged when the new config holds its default (from ``defaults_json``):
-    the saved run computed what that default computes. The saved config is
-    then completed, so the workdir records every field.
+    The rows' fingerprints (``sparsecomp.run.identity``) are the workdir's
+    identity; ``config.json`` records the latest run's config. The trainer
+    asks for the ``check`` only while the workdir holds rows without a
+    fingerprint (written before rows had one): they are accepted while the
+    saved config agrees with the new one on every field but
+    ``EXECUTION_FIELDS`` and ``EXTENT_FIELDS`` (which say which groups and
+    seeds run, not how a group is computed), so the saved config keeps
+    describing them. A field the saved config lacks (one added to the library
+    after that run started) counts as unchanged when the new config holds its
+    default (from ``defaults_json``): the saved run computed what that default
+    computes.
+
+    The file is then rewritten with the new config, keeping the saved
+    ``EXECUTION_FIELDS`` (a rerun on another machine changes nothing), and
+    only when that changes it.
 
     Raises:
-      ConfigError: when the workdir holds a run of a different config.
+      ConfigError: when ``check`` finds a different config.
     """
     path = workdir / CONFIG_FILE
+    new_all = json.loads(config_json)
     if path.exists():
         saved_all = json.loads(path.read_text())
-        saved, new = (
-            {key: value for key, value in config.items() if key not in EXECUTION_FIELDS}
-            for config in (saved_all, json.loads(config_json))
-        )
-        completed = _with_defaults(saved, new, json.loads(defaults_json))
-        if completed != new:
-            changed = sorted(_differing_fields(completed, new))
-            raise ConfigError(
-                f"workdir {workdir} holds a run with a different config (fields "
-                f"{', '.join(changed)}); use a new --workdir or the saved config"
+        if check:
+            saved, new = (
+                {key: value for key, value in config.items()
+                 if key not in EXECUTION_FIELDS + EXTENT_FIELDS}
+                for config in (saved_all, new_all)
             )
-        if completed == saved:
+            completed = _with_defaults(saved, new, json.loads(defaults_json))
+            if completed != new:
+                changed = sorted(differing_fields(completed, new))
+                raise ConfigError(
+                    f"workdir {workdir} holds rows (without fingerprints, from before rows had "
+                    f"one) of a run with a different config (fields {', '.join(changed)}); use "
+                    "a new --workdir or the saved config"
+                )
+        new_all = {**new_all, **{key: value for key, value in saved_all.items()
+                                 if key in EXECUTION_FIELDS}}
+        if new_all == saved_all:
             return
-        # Completed: the saved run's execution fields stay as they were.
-        saved_execution = {key: value for key, value in saved_all.items()
-                           if key in EXECUTION_FIELDS}
-        config_json = json.dumps({**completed, **saved_execution}, sort_keys=True, indent=2)
     workdir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(config_json)
+    tmp.write_text(json.dumps(new_all, sort_keys=True, indent=2))
     os.replace(tmp, path)
 
 
@@ -91,10 +108,11 @@ def _with_defaults(saved: dict, new: dict, defaults: dict) -> dict:
     return completed
 
 
-def _differing_fields(a, b, prefix=""):
+def differing_fields(a, b, prefix=""):
+    """Yields the dotted paths (``prefix`` first) where nested dicts ``a`` and ``b`` differ."""
     if isinstance(a, dict) and isinstance(b, dict):
         for key in a.keys() | b.keys():
-            yield from _differing_fields(a.get(key), b.get(key), f"{prefix}{key}.")
+            yield from differing_fields(a.get(key), b.get(key), f"{prefix}{key}.")
     elif a != b:
         yield prefix.rstrip(".")
 
@@ -214,17 +232,28 @@ def rewrite_lines(path: Path, objects: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def complete_groups(rows: list[dict], group_key, group_size) -> list[dict]:
+def complete_groups(rows: list[dict], group_key, group_size, describe=str) -> list[dict]:
     """The rows of groups (``group_key(row)``) that have all their rows.
 
     Args:
-      group_size: rows of a complete group; an int, or a function of the key.
+      group_size: rows of a complete group; an int, or a function of the key
+        that may give ``None`` (any number of rows is complete).
+      describe: a group's key in words, for the error.
+
+    Raises:
+      WorkdirError: for a group with more rows than ``group_size`` (written twice).
     """
     size = group_size if callable(group_size) else lambda key: group_size
     counts: dict = {}
     for row in rows:
         counts[group_key(row)] = counts.get(group_key(row), 0) + 1
-    return [row for row in rows if counts[group_key(row)] == size(group_key(row))]
+    for key, count in counts.items():
+        if size(key) is not None and count > size(key):
+            raise WorkdirError(
+                f"{RESULTS_FILE} holds {count} rows of {describe(key)} where {size(key)} are "
+                "expected: written twice (two runs on one workdir?); remove the duplicated lines")
+    return [row for row in rows
+            if size(group_key(row)) is None or counts[group_key(row)] == size(group_key(row))]
 
 
 def repair(path: Path, lines: JsonLines, keep, log=print) -> list[dict]:
