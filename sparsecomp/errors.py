@@ -10,7 +10,9 @@ class ConfigError(ValueError):
 
 
 class WorkdirError(ValueError):
-    """A workdir cannot be used as it is: a malformed or duplicated line, rows written twice, or another run holds it.
+    """A workdir cannot be used as it is: a malformed line, rows written twice, or a lock.
+
+    Another run may hold it (``workdir.lock``).
 
     The message names the file (and line), what is wrong and what to do, so
     the command line can print it as one line without a traceback. Nothing
