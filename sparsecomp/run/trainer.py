@@ -74,7 +74,7 @@ from sparsecomp.run.schema import (
     point_tags,
 )
 from sparsecomp.run.sharding import SeedSharding
-from sparsecomp.run.sweep import concurrent_methods, runs_at, sweep_points
+from sparsecomp.run.sweep import build_sweep, concurrent_methods, runs_at, saved_config_json
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
@@ -93,7 +93,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         workdir that holds a different config.
     """
     workdir = Path(workdir)
-    specs = sweep_points(config)
+    sweep = build_sweep(config)  # everything validated, every method built
+    specs = sweep.specs
     seeds = tuple(config.seeds)
     layout = SeedSharding(len(seeds), config.devices)
     single_process = jax.process_count() == 1
@@ -112,7 +113,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         return wd.complete_groups(objs, group_key, group_size)
 
     if writer:
-        wd.claim_workdir(workdir, config.to_json(sort_keys=True, indent=2),
+        wd.claim_workdir(workdir, saved_config_json(config),
                          base_config().to_json(sort_keys=True))
         rows = wd.repair(results_path, complete)
         finished = {group_key(row) for row in rows}
@@ -162,8 +163,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                     if first != name:  # committed before this runs (``waits_for``)
                         return _copy(computed[first], name)
                     computed[name] = _timed_group(
-                        lambda: _prepare(config, spec, name, seed_keys, data, compiled, workdir,
-                                         layout),
+                        lambda: _prepare(sweep.runs, spec, name, seed_keys, data, compiled,
+                                         workdir, layout),
                         lambda prepared: _run_and_evaluate(config, spec, name, seeds, mixing,
                                                            prepared, layout))
                     return computed[name]
@@ -297,14 +298,15 @@ def _copy(finished: _Finished, name: str) -> _Finished:
         copy_of=finished.name)
 
 
-def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workdir,
+def _prepare(runs: dict, spec: DataSpec, name: str, seed_keys, data, compiled, workdir,
              layout: SeedSharding) -> _Prepared:
     """Compiles (once per shape) one method for all seeds, without running it.
 
     ``seed_keys`` and ``data`` are padded and placed by ``layout``; so are the
     required methods' parameters, restored here. The computation is that of
-    ``computed_as(name)``: its factory, its required inputs, and its PRNG key
-    (the seed's key folded with the CRC32 of its name).
+    ``computed_as(name)``: its ``run`` built by validation (``runs``, from
+    ``build_sweep``), its required inputs, and its PRNG key (the seed's key
+    folded with the CRC32 of its name).
     """
     source = computed_as(name)
     info = method_info(source)
@@ -326,7 +328,7 @@ def _prepare(config, spec: DataSpec, name: str, seed_keys, data, compiled, workd
     args = (method_keys, data, *inputs)
     cache_key = (source, spec)
     if cache_key not in compiled:
-        run = jax.jit(layout.map_seeds(info.factory(config, spec)))
+        run = jax.jit(layout.map_seeds(runs[source, spec]))
         with COMPILE_LOCK:
             compiled[cache_key] = run.lower(*args).compile()
     return _Prepared(compiled[cache_key], args, restore_s=restored - tic,

@@ -161,6 +161,23 @@ def test_a_failing_method_stops_its_dependants_without_hanging(tmp_path):
     assert not (tmp_path / RESULTS_FILE).exists() or not _rows(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "field, value, message",
+    [("sae.batch_size", 0, "sae.batch_size=0"), ("sae.epochs", 0, "sae.epochs=0"),
+     # one val and one OOD sample: every MCC would be undefined (null in the rows)
+     ("data.n_samples", 2, "n_samples=2")],
+)
+def test_values_methods_read_are_refused_before_the_workdir_is_made(
+        tmp_path, field, value, message):
+    config = tiny_config()
+    config.methods = ("fista_oracle", "sae_relu")
+    section, name = field.split(".")
+    config[section][name] = value
+    with pytest.raises(ConfigError, match=message):
+        sparsecomp.train_and_evaluate(config, tmp_path / "w")
+    assert not (tmp_path / "w").exists()  # so the corrected config may use it
+
+
 def test_workdir_with_another_config_is_refused(finished_run):
     config = tiny_config()
     config.fista.lam = 0.2
