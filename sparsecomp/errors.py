@@ -1,4 +1,4 @@
-"""The one exception type for configurations that the library refuses."""
+"""The exception types of user errors: a refused configuration, an unusable workdir."""
 
 
 class ConfigError(ValueError):
@@ -6,6 +6,14 @@ class ConfigError(ValueError):
 
     The message names the field, the value given and the valid range, so the
     command line can print it as one line without a traceback.
+    """
+
+
+class WorkdirError(ValueError):
+    """The workdir cannot be used: it is a file, or nothing can be written there.
+
+    The message names the path and the reason, so the command line can print
+    it as one line without a traceback.
     """
 
 

@@ -91,6 +91,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     Raises:
       ConfigError: before anything is written, for an invalid config or a
         workdir that holds a different config.
+      WorkdirError: before anything is written, for a workdir that is a file
+        or where nothing can be written.
     """
     workdir = Path(workdir)
     sweep = build_sweep(config)  # everything validated, every method built
@@ -113,6 +115,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         return wd.complete_groups(objs, group_key, group_size)
 
     if writer:
+        wd.check_writable(workdir)
         wd.claim_workdir(workdir, saved_config_json(config),
                          base_config().to_json(sort_keys=True))
         rows = wd.repair(results_path, complete)

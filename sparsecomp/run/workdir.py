@@ -19,12 +19,36 @@ import json
 import os
 from pathlib import Path
 
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, WorkdirError
 from sparsecomp.run.schema import CONFIG_FILE
 
 # Fields that say how a run executes, not what it computes: a run may resume
 # with other values (e.g. on a machine with more devices).
 EXECUTION_FIELDS = ("devices", "concurrent_methods")
+
+
+def check_writable(workdir: Path) -> None:
+    """Creates ``workdir`` if needed and checks that a file can be written in it.
+
+    Run before anything else touches the workdir, so that a path that is a
+    file, a directory without write permission or a read-only filesystem stop
+    the run at once, with one line, not after its first group.
+
+    Raises:
+      WorkdirError: naming the path and the reason.
+    """
+    probe = workdir / f".write-check-{os.getpid()}"
+    try:
+        if workdir.exists() and not workdir.is_dir():
+            raise WorkdirError(f"workdir {workdir} is a file, not a directory; choose another "
+                               "--workdir")
+        workdir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        raise WorkdirError(f"workdir {workdir} is not writable ({error.strerror or error}"
+                           f"{where}); choose another --workdir") from None
 
 
 def claim_workdir(workdir: Path, config_json: str, defaults_json: str = "{}") -> None:

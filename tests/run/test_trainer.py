@@ -1,6 +1,8 @@
 """The trainer end to end: rows, checkpoints, resumption, shared computations, refused configs."""
 
+import errno
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 import sparsecomp
-from sparsecomp.errors import ConfigError
+from sparsecomp.errors import ConfigError, WorkdirError
 from sparsecomp.methods import registry
 from sparsecomp.run import checkpoints, trainer
 from sparsecomp.run.schema import (
@@ -176,6 +178,18 @@ def test_values_methods_read_are_refused_before_the_workdir_is_made(
     with pytest.raises(ConfigError, match=message):
         sparsecomp.train_and_evaluate(config, tmp_path / "w")
     assert not (tmp_path / "w").exists()  # so the corrected config may use it
+
+
+def test_an_unwritable_workdir_is_refused_before_anything_runs(finished_run, monkeypatch):
+    before = {path: path.read_bytes() for path in finished_run.rglob("*") if path.is_file()}
+
+    def read_only(path, data):  # root ignores permissions: fake a read-only filesystem
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    with pytest.raises(WorkdirError, match="Read-only file system"):
+        sparsecomp.train_and_evaluate(tiny_config(), finished_run)
+    assert {path: path.read_bytes() for path in finished_run.rglob("*") if path.is_file()} == before
 
 
 def test_workdir_with_another_config_is_refused(finished_run):
