@@ -7,6 +7,7 @@ resumes when the field holds its default (``workdir.claim_workdir``).
 
 from ml_collections import config_dict
 
+from sparsecomp.errors import ConfigError
 from sparsecomp.methods.sections import method_sections
 from sparsecomp.run.sweep import DEFAULT_CONCURRENT_METHODS
 from sparsecomp.sae.model import PROTOCOL_KINDS, kind_label
@@ -59,7 +60,7 @@ def per_sae_experiment(
     ``SMOKE_SAE_TYPES``).
 
     Raises:
-      ValueError: for any other non-empty ``arg``.
+      ConfigError: for any other non-empty ``arg``.
     """
     config = base_config()
     config.sweep.num_latents = num_latents
@@ -69,7 +70,7 @@ def per_sae_experiment(
         config.sweep.num_latents = (20,)
         types = SMOKE_SAE_TYPES
     elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+        raise ConfigError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     config.methods = before + per_sae(*patterns, types=types) + after
     return config
 
