@@ -40,6 +40,7 @@ minutes. The other n = 10,000 points, and the AuxK and BatchTopK SAEs above
 ``:smoke`` runs two tiny points in seconds.
 """
 
+from sparsecomp.errors import ConfigError
 from sparsecomp.run.defaults import base_config, shrink_for_smoke
 
 # Cheapest first, so that an interrupted run has the most rows.
@@ -84,5 +85,5 @@ def get_config(arg: str | None = None):
         config.limits = {name: {"n_samples": 200} for name in config.methods
                          if name != "dl_online"}
     elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+        raise ConfigError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     return config

@@ -35,6 +35,7 @@ co-occurrences (11 s per ID MCC at n = 100,000).
 ``:smoke`` runs two tiny points in seconds.
 """
 
+from sparsecomp.errors import ConfigError
 from sparsecomp.run.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 
@@ -54,5 +55,5 @@ def get_config(arg: str | None = None):
         config.sweep.num_latents = (50, 200)
         config.methods += per_sae("sae_{}", "fista+{}", types=SWEEP_SMOKE_SAE_TYPES)
     elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'all', 'smoke' or nothing")
+        raise ConfigError(f"unknown config argument {arg!r}; use 'all', 'smoke' or nothing")
     return config

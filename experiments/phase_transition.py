@@ -20,6 +20,7 @@ gives input_dim = n at n = 50, where several c coincide).
 ``:smoke`` runs a 2 x 2 grid in seconds.
 """
 
+from sparsecomp.errors import ConfigError
 from sparsecomp.run.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 
@@ -37,5 +38,5 @@ def get_config(arg: str | None = None):
         config.methods = ("fista_oracle", "dl_fista", "linear_probe") + per_sae(
             "sae_{}", types=SWEEP_SMOKE_SAE_TYPES)
     elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+        raise ConfigError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     return config

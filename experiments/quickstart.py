@@ -14,6 +14,7 @@ MP ~0.35, jumprelu ~0.32) and ``linear_probe`` ~0.41.
 ``:smoke`` shrinks it to a few seconds for tests.
 """
 
+from sparsecomp.errors import ConfigError
 from sparsecomp.run.defaults import base_config
 
 
@@ -30,5 +31,5 @@ def get_config(arg: str | None = None):
         config.seeds = (0, 1)
         config.sae.epochs = 3
     elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+        raise ConfigError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     return config

@@ -25,6 +25,7 @@ probe far below it.
 ``:smoke`` runs two tiny points for tests.
 """
 
+from sparsecomp.errors import ConfigError
 from sparsecomp.run.defaults import base_config
 
 
@@ -38,5 +39,5 @@ def get_config(arg: str | None = None):
         config.data.n_samples = 300
         config.seeds = (0, 1)
     elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+        raise ConfigError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     return config

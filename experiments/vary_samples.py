@@ -22,6 +22,7 @@ Measured on the 2-core CPU: oracle, probe and the four SAEs at all seven sizes
 ``:smoke`` runs two tiny points in seconds.
 """
 
+from sparsecomp.errors import ConfigError
 from sparsecomp.run.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 ALL_METHODS = ("fista_oracle", "linear_probe") + per_sae("sae_{}") + ("dl_fista", "softplus_adam")
@@ -42,5 +43,5 @@ def get_config(arg: str | None = None):
             "sae_{}", types=SWEEP_SMOKE_SAE_TYPES
         ) + ("dl_fista",)
     elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use '10k', 'smoke' or nothing")
+        raise ConfigError(f"unknown config argument {arg!r}; use '10k', 'smoke' or nothing")
     return config

@@ -29,6 +29,7 @@ once at k = 100, XLA:CPU's resident memory grows with the epochs run
 ``:smoke`` runs two tiny points in seconds.
 """
 
+from sparsecomp.errors import ConfigError
 from sparsecomp.run.defaults import SWEEP_SMOKE_SAE_TYPES, base_config, per_sae, shrink_for_smoke
 
 
@@ -45,5 +46,5 @@ def get_config(arg: str | None = None):
         config.methods = ("fista_oracle", "linear_probe") + per_sae(
             "sae_{}", types=SWEEP_SMOKE_SAE_TYPES) + ("dl_fista",)
     elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+        raise ConfigError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     return config

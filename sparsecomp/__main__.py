@@ -3,6 +3,11 @@
 Fields are overridden with ``--config.FIELD=VALUE`` (ml-collections), e.g.
 ``--config.sweep.num_latents='(100,1000)' --config.seeds='(0,1,2)'``.
 
+``--config.limits.<method>.<field>=V`` works for every registered method.
+User errors (an unknown field, a missing config file, an invalid value, a
+workdir that is a file or not writable) end in one line ``sparsecomp: ...``
+and exit status 1, before anything is written (``sparsecomp.run.command_line``).
+
 JAX's persistent compilation cache is on, so a second run of a command loads
 its programs instead of compiling them: ``--compilation_cache DIR`` (or
 ``SPARSECOMP_COMPILATION_CACHE``) moves it from ``~/.cache/sparsecomp/jax``,
@@ -14,11 +19,11 @@ from __future__ import annotations
 import sys
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from sparsecomp.errors import ConfigError, WorkdirError
 from sparsecomp.report.summary import summarise
 from sparsecomp.run import distributed
+from sparsecomp.run.command_line import define_config_flag, parse_command_line
 from sparsecomp.run.compilation_cache import (
     CompileCounter,
     cache_dir_from_flag,
@@ -27,7 +32,7 @@ from sparsecomp.run.compilation_cache import (
 from sparsecomp.run.termination import Terminated
 from sparsecomp.run.trainer import train_and_evaluate
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].")
+_CONFIG = define_config_flag("config", "Experiment config file[:arg].")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for results, curves and checkpoints.")
 _CACHE = flags.DEFINE_string(
     "compilation_cache", None,
@@ -63,4 +68,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_command_line)

@@ -26,9 +26,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sparsecomp.errors import ConfigError, require_int
+from sparsecomp.errors import ConfigError, require_int, require_interval
 
 COMPRESSED_SENSING_C = 2.0
+# Samples each split (train, val, OOD) needs at least: the MCC correlates
+# latents with codes over a split's samples, and one sample has no variance
+# (every latent would be dropped and the MCC undefined); ridge's
+# leave-one-out needs two training samples.
+MIN_SPLIT_SAMPLES = 2
+# The train half is n_samples // 2 (and so is the OOD split when n_eval is None).
+MIN_N_SAMPLES = 2 * MIN_SPLIT_SAMPLES
 
 
 class DataSpec(NamedTuple):
@@ -171,13 +178,20 @@ def make_spec(
     A ``c`` so large that the derived ``input_dim`` would exceed
     ``num_latents`` gives ``input_dim = num_latents`` (no superposition left),
     as in the reference's phase-transition grid; an explicit ``input_dim``
-    above ``num_latents`` is refused.
+    above ``num_latents`` is refused. Every split needs
+    ``MIN_SPLIT_SAMPLES`` samples, so ``n_samples >= MIN_N_SAMPLES`` and
+    ``n_eval >= MIN_SPLIT_SAMPLES``: with fewer, every metric of a split
+    would be undefined.
 
     Raises:
       ConfigError: naming the field, the value and the valid range.
     """
     require_int("num_latents", num_latents, lower=2)
-    require_int("n_samples", n_samples, lower=2)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < MIN_N_SAMPLES:
+        raise ConfigError(
+            f"n_samples={n_samples!r} is invalid: it must be an integer >= {MIN_N_SAMPLES} "
+            f"(the train half, n_samples // 2, and the val and OOD splits need "
+            f"{MIN_SPLIT_SAMPLES} samples each for the metrics to be defined)")
     require_int("k", k, lower=1)
     if k >= num_latents:
         raise ConfigError(
@@ -190,8 +204,7 @@ def make_spec(
             f"num_latents - num_latents // 2 - 1 = {id_pool} latents, so k <= {id_pool + 1}"
         )
     if input_dim is None:
-        if not c > 0:
-            raise ConfigError(f"c={c} is invalid: it must be > 0")
+        require_interval("c", c, 0, math.inf)
         input_dim = min(default_input_dim(num_latents, k, c), num_latents)
         bound = f"derived from c={c}"
     else:
@@ -202,10 +215,9 @@ def make_spec(
             f"input_dim={input_dim} ({bound}) is invalid: superposition needs "
             f"1 <= input_dim <= num_latents={num_latents}"
         )
-    if not noise >= 0:
-        raise ConfigError(f"noise={noise} is invalid: it must be >= 0")
+    require_interval("noise", noise, 0, math.inf, include_low=True)
     if n_eval is not None:
-        require_int("n_eval", n_eval, lower=2)
+        require_int("n_eval", n_eval, lower=MIN_SPLIT_SAMPLES)
     return DataSpec(int(num_latents), int(k), int(input_dim), int(n_samples), float(noise),
                     n_eval)
 

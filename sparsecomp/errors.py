@@ -1,4 +1,4 @@
-"""The exception types of user errors: configurations and workdirs the library refuses."""
+"""The exception types of user errors: a refused configuration, an unusable workdir."""
 
 
 class ConfigError(ValueError):
@@ -10,13 +10,13 @@ class ConfigError(ValueError):
 
 
 class WorkdirError(ValueError):
-    """A workdir cannot be used as it is: a malformed line, rows written twice, or a lock.
+    """A workdir cannot be used as it is.
 
-    Another run may hold it (``workdir.lock``).
-
-    The message names the file (and line), what is wrong and what to do, so
-    the command line can print it as one line without a traceback. Nothing
-    has been changed in the workdir when it is raised.
+    It is a file, nothing can be written there, another run holds it
+    (``workdir.lock``), a line of its files is malformed, or rows are written
+    twice. The message names the path (and line), what is wrong and what to
+    do, so the command line can print it as one line without a traceback.
+    Nothing has been changed in the workdir when it is raised.
     """
 
 

@@ -102,6 +102,10 @@ def test_noise_is_added():
         ({"num_latents": 100, "k": 10, "input_dim": 101}, "input_dim=101"),
         ({"num_latents": 100, "k": 0}, "k=0"),
         ({"num_latents": 100, "k": 10, "n_samples": 0}, "n_samples=0"),
+        # A split of one sample: no latent varies, the MCC would be undefined.
+        ({"num_latents": 100, "k": 10, "n_samples": 3}, "n_samples=3 .* >= 4"),
+        ({"num_latents": 100, "k": 10, "noise": "x"}, "noise='x'"),
+        ({"num_latents": 100, "k": 10, "c": None}, "c=None"),
         ({"num_latents": -5, "k": 1}, "num_latents=-5"),
         ({"num_latents": 100, "k": 10, "noise": -1.0}, "noise=-1.0"),
         ({"num_latents": 100, "k": 10, "n_eval": 1}, "n_eval=1"),

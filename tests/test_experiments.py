@@ -3,10 +3,12 @@
 import importlib.util
 from pathlib import Path
 
+import jax
 import pytest
 
 import sparsecomp
 from sparsecomp.methods.registry import method_variants, rows_per_seed, with_requirements
+from sparsecomp.run.compilation_cache import CompileCounter
 from sparsecomp.run.sweep import runs_at, sweep_points
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.py"))
@@ -23,7 +25,10 @@ def load_config(path: Path, arg=None):
 def test_full_config_is_valid(path):
     config = load_config(path)
     assert config.seeds and config.methods
-    assert sweep_points(config)
+    # Validation builds every method at every point: nothing compiled, nothing on a device.
+    with CompileCounter() as counter, jax.transfer_guard("disallow"):
+        assert sweep_points(config)
+    assert counter.requests == 0 and counter.compile_s == 0
     assert "python -m sparsecomp --config experiments/" in path.read_text()  # docstring command
 
 

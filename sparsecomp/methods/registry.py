@@ -3,11 +3,15 @@
 A method is registered as a *factory* ``make(config, spec) -> run`` where
 ``config`` is the experiment's ``ml_collections.ConfigDict`` (the method reads
 its own section, e.g. ``config.fista``) and ``spec`` the ``DataSpec`` of the
-sweep point. Everything the factory reads is static, and the sections it
-reads are recorded into its rows' fingerprint (``sparsecomp.run.identity``).
-``run(key, data)`` is a pure function of one seed's PRNG key and ``Dataset``;
-the trainer compiles it once per shape as ``jax.jit(jax.vmap(run))`` so all
-seeds run in one call.
+sweep point. Everything the factory reads is static, and it reads and
+checks the config only (a ``ConfigError`` naming the field for a value out of
+range; nothing compiled, nothing put on a device): validation calls it at
+every point before the workdir is touched (``sparsecomp.run.sweep``), and
+the sections it reads are recorded into its rows' fingerprint
+(``sparsecomp.run.identity``).
+``run(key, data)`` is a pure function of one seed's PRNG key and
+``Dataset``; the trainer compiles it once per shape as
+``jax.jit(jax.vmap(run))`` so all seeds run in one call.
 
 A method that builds on what another one learned (FISTA on a trained SAE's
 decoder, say) names it in ``requires``; its ``run(key, data, inputs)`` then

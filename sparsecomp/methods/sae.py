@@ -12,7 +12,8 @@ Hyper-parameters live in the ``config.sae`` section (``methods.sections.sae_sect
 
     epochs=500                  # passes over Y_train
     batch_size=64               # last partial batch is kept (masked), as in
-                                # PyTorch's DataLoader(drop_last=False)
+                                # PyTorch's DataLoader(drop_last=False); one
+                                # larger than the train half trains full-batch
     lr=5e-4                     # AdamW, betas (0.9, 0.999), eps 1e-8
     weight_decay=0.01           # decoupled (AdamW), on every parameter
     gamma=1e-4                  # weight of the sparsity penalty
@@ -53,7 +54,7 @@ import ml_collections
 from sparsecomp.data import Dataset, DataSpec, sample_tags
 from sparsecomp.errors import ConfigError, require_int, require_positive
 from sparsecomp.methods.registry import MethodOutput, register_method
-from sparsecomp.methods.sections import sae_model_options
+from sparsecomp.methods.sections import fista_options, sae_model_options
 from sparsecomp.sae.analysis import amortisation_gap
 from sparsecomp.sae.model import SAE_KINDS, SparseAutoencoder, decoder, encode_rows, kind_label
 from sparsecomp.sae.train import AuxK, make_train
@@ -119,7 +120,7 @@ def _make_method(kind: str):
         model = SparseAutoencoder(kind=kind, **sae_model_options(config, spec))
         options = train_options(config.sae, model)
         train = make_train(model, **options)
-        lam, n_iter = float(config.fista.lam), int(config.fista.n_iter)
+        gap_fista = fista_options(config)  # lam and n_iter of the amortisation gap's FISTA
 
         def run(key: jax.Array, data: Dataset) -> MethodOutput:
             state, curves, loss_train_last = train(key, data.y_train, data.y_val, data.y_ood)
@@ -129,7 +130,7 @@ def _make_method(kind: str):
             nonfinite = state.nonfinite | ~jnp.all(jnp.isfinite(codes))
             dictionary = decoder(model, state.params)
             gap = amortisation_gap(data.y_val, codes_val, dictionary, state.params["b_d"],
-                                   lam=lam, n_iter=n_iter)
+                                   **gap_fista)
             # The decoder learns from the train half (scaling study).
             scalars = {"nonfinite": nonfinite, "loss_train": loss_train_last,
                        "amortisation_gap_mse": gap, **sample_tags(spec, spec.n_train)}

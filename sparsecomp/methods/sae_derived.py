@@ -41,9 +41,15 @@ from sparsecomp.coding.refine import fista_at_budgets, nonneg_least_squares_on_s
 from sparsecomp.data import sample_tags
 from sparsecomp.dictionary.atoms import random_dictionary
 from sparsecomp.dictionary.dl_fista import dictionary_learning_run
+from sparsecomp.errors import ConfigError, require_int
 from sparsecomp.linalg import unit_columns
 from sparsecomp.methods.registry import MethodOutput, register_method
-from sparsecomp.methods.sections import dl_fista_options, lam_variants, sae_model_options
+from sparsecomp.methods.sections import (
+    dl_fista_options,
+    fista_options,
+    lam_variants,
+    sae_model_options,
+)
 from sparsecomp.sae.analysis import oracle_norm_dictionary
 from sparsecomp.sae.model import SAE_KINDS, SparseAutoencoder, decoder, encode_rows, kind_label
 
@@ -100,12 +106,14 @@ def _fista_method(kind: str, dictionary_of, *, warm: bool):
     """
 
     def make(config, spec):
-        lam, n_iter = float(config.fista.lam), int(config.fista.n_iter)
+        options = fista_options(config)
+        n_iter = options["n_iter"]
         sweep = lam_variants(config)
-        lams = jnp.asarray(sweep[1] if sweep else (lam,), jnp.float32)
+        lam_values = sweep[1] if sweep else (options["lam"],)
 
         def run(key, data, inputs):
             del key
+            lams = jnp.asarray(lam_values, jnp.float32)  # traced: no device work in make
             trained = TrainedSAE(config, spec, kind, inputs[_sae_method(kind)], data)
             d = dictionary_of(trained, data)
             z_init = trained.codes if warm else None
@@ -137,7 +145,8 @@ def _tile(x, n):
 
 def _support_lstsq_method(kind: str):
     def make(config, spec):
-        n_iter = int(config.support_recovery.n_iter)
+        require_int("support_recovery.n_iter", config.support_recovery.n_iter, lower=1)
+        n_iter = config.support_recovery.n_iter
 
         def run(key, data, inputs):
             del key
@@ -156,15 +165,27 @@ def _support_lstsq_method(kind: str):
     return make
 
 
-def _budgets(values, warm: bool) -> tuple[int, ...]:
-    """Sorted distinct budgets; budget 0 (the start itself) only for warm starts."""
-    return tuple(sorted({int(v) for v in values if warm or int(v) > 0}))
+def _budgets(field: str, values, warm: bool) -> tuple[int, ...]:
+    """Sorted distinct budgets of ``warmstart.<field>``; budget 0 (the start itself) only warm.
+
+    Raises:
+      ConfigError: unless ``values`` is a tuple of ints >= 0 that leaves a budget.
+    """
+    if not isinstance(values, (tuple, list)) or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values):
+        raise ConfigError(f"warmstart.{field}={values!r} is invalid: it must be a tuple of "
+                          "integers >= 0")
+    budgets = tuple(sorted({v for v in values if warm or v > 0}))
+    if not budgets:
+        raise ConfigError(f"warmstart.{field}={values!r} is invalid: it must hold a budget"
+                          + ("" if warm else " > 0 (cold starts skip budget 0)"))
+    return budgets
 
 
 def _warmstart_encoder_method(kind: str, *, warm: bool):
     def make(config, spec):
-        lam = float(config.fista.lam)
-        budgets = _budgets(config.warmstart.n_iters, warm)
+        lam = fista_options(config)["lam"]
+        budgets = _budgets("n_iters", config.warmstart.n_iters, warm)
 
         def run(key, data, inputs):
             del key
@@ -197,8 +218,12 @@ def _warmstart_decoder_method(kind: str, *, warm: bool):
 
     def make(config, spec):
         options = dl_fista_options(config)
-        budgets = _budgets(config.warmstart.n_outer, warm)
-        lam, n_iter = float(config.fista.lam), int(config.fista.n_iter)
+        budgets = _budgets("n_outer", config.warmstart.n_outer, warm)
+        if budgets[-1] > options["max_rounds"]:
+            raise ConfigError(f"warmstart.n_outer={config.warmstart.n_outer!r} is invalid: "
+                              f"budgets must be at most dl_fista.max_rounds="
+                              f"{options['max_rounds']}")
+        held_out = fista_options(config)
 
         def run(key, data, inputs=None):  # cold runs require nothing
             if warm:
@@ -211,7 +236,7 @@ def _warmstart_decoder_method(kind: str, *, warm: bool):
             reached = jnp.asarray(budgets) <= state.n_rounds
             snapshots = jnp.where(reached[:, None, None], state.snapshots, state.dictionary)
             y = jnp.concatenate([data.y_val, data.y_ood])
-            codes = jax.vmap(lambda d: fista(y, d, lam, n_iter=n_iter))(snapshots)
+            codes = jax.vmap(lambda d: fista(y, d, **held_out))(snapshots)
             n_val = data.y_val.shape[0]
             return MethodOutput(
                 codes_val=codes[:, :n_val], codes_ood=codes[:, n_val:], dictionary=snapshots,
@@ -259,11 +284,11 @@ def _register_all() -> None:
 
 
 def _n_iter_variants(warm: bool):
-    return lambda config: ("n_iter", _budgets(config.warmstart.n_iters, warm))
+    return lambda config: ("n_iter", _budgets("n_iters", config.warmstart.n_iters, warm))
 
 
 def _n_outer_variants(warm: bool):
-    return lambda config: ("n_outer", _budgets(config.warmstart.n_outer, warm))
+    return lambda config: ("n_outer", _budgets("n_outer", config.warmstart.n_outer, warm))
 
 
 _register_all()

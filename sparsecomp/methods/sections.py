@@ -145,14 +145,16 @@ def lam_variants(config) -> tuple[str, tuple[float, ...]] | None:
     instead of one at ``config.fista.lam``.
 
     Raises:
-      ConfigError: if a lambda is not a positive number.
+      ConfigError: unless it is a tuple of distinct numbers > 0 (rows are tagged by lambda).
     """
-    lams = tuple(config.fista.get("lam_sweep", ()) or ())
-    for lam in lams:
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam > 0:
-            raise ConfigError(
-                f"fista.lam_sweep={lams!r} is invalid: every lambda must be a number > 0"
-            )
+    lams = config.fista.get("lam_sweep", ()) or ()
+    if not isinstance(lams, (tuple, list)) or any(
+            isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam > 0
+            for lam in lams):
+        raise ConfigError(
+            f"fista.lam_sweep={lams!r} is invalid: it must be a tuple of numbers > 0")
+    if len(set(lams)) != len(lams):
+        raise ConfigError(f"fista.lam_sweep={lams!r} is invalid: lambdas must be distinct")
     return ("lam", tuple(float(lam) for lam in lams)) if lams else None
 
 
@@ -185,11 +187,11 @@ def dl_fista_options(config, resample: bool = False) -> dict:
     require_interval("dl_fista.duplicate_cosine", cfg.duplicate_cosine, 0, 1, include_high=True)
     require_choice("dl_fista.resample", cfg.resample, (False, True))
     resample = resample or bool(cfg.resample)
-    if resample and int(cfg.resample_every) < 1:
-        raise ConfigError(
-            f"dl_fista.resample_every={cfg.resample_every} is invalid: it must be >= 1")
-    if float(cfg.inner_tol) < 0:
-        raise ConfigError(f"dl_fista.inner_tol={cfg.inner_tol} is invalid: it must be >= 0 "
+    every, inner_tol = cfg.resample_every, cfg.inner_tol
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError(f"dl_fista.resample_every={every} is invalid: it must be >= 1")
+    if isinstance(inner_tol, bool) or not isinstance(inner_tol, (int, float)) or not inner_tol >= 0:
+        raise ConfigError(f"dl_fista.inner_tol={inner_tol} is invalid: it must be >= 0 "
                           "(0 runs all n_iter FISTA iterations of every round)")
     return dict(
         lam=float(cfg.lam), n_iter=int(cfg.n_iter), max_rounds=int(cfg.max_rounds),

@@ -7,13 +7,16 @@ resumes when the field holds its default (``workdir.claim_workdir``).
 
 from ml_collections import config_dict
 
+from sparsecomp.errors import ConfigError
 from sparsecomp.methods.sections import method_sections
-from sparsecomp.run.sweep import DEFAULT_CONCURRENT_METHODS
 from sparsecomp.sae.model import PROTOCOL_KINDS, kind_label
 
 SAE_TYPES = tuple(kind_label(kind) for kind in PROTOCOL_KINDS)  # as in the method names sae_<type>
 SMOKE_SAE_TYPES = ("relu", "MP")  # enough to exercise an encoder SAE and the encoder-free one
 SWEEP_SMOKE_SAE_TYPES = ("topk",)  # sweeps' smoke runs recompile per point: one SAE type
+
+# Methods of a sweep point run at the same time when a config does not say.
+DEFAULT_CONCURRENT_METHODS = 2
 
 
 def per_sae(*patterns: str, types: tuple[str, ...] = SAE_TYPES) -> tuple[str, ...]:
@@ -59,7 +62,7 @@ def per_sae_experiment(
     ``SMOKE_SAE_TYPES``).
 
     Raises:
-      ValueError: for any other non-empty ``arg``.
+      ConfigError: for any other non-empty ``arg``.
     """
     config = base_config()
     config.sweep.num_latents = num_latents
@@ -69,7 +72,7 @@ def per_sae_experiment(
         config.sweep.num_latents = (20,)
         types = SMOKE_SAE_TYPES
     elif arg:
-        raise ValueError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
+        raise ConfigError(f"unknown config argument {arg!r}; use 'smoke' or nothing")
     config.methods = before + per_sae(*patterns, types=types) + after
     return config
 

@@ -136,26 +136,20 @@ class GroupIdentity(NamedTuple):
 
 
 def point_identities(config: ml_collections.ConfigDict, spec: DataSpec, names,
-                     factories: dict | None = None) -> dict[str, GroupIdentity]:
+                     runs: dict) -> dict[str, GroupIdentity]:
     """The identity of each group of one sweep point.
 
     Args:
       names: methods running at ``spec``, each after the methods it requires
         (``with_requirements`` order).
-      factories: filled with ``computed_as(name) -> recorded_factory(...)``,
-        so that the caller runs what was recorded (one factory call per
-        computation).
-
-    Raises:
-      ConfigError: from a method's factory, for an invalid section.
+      runs: ``(computed_as(name), spec) -> (run, reads)``, each built by
+        ``recorded_factory`` (``sparsecomp.run.sweep.build_sweep``), so that
+        the trainer runs what was recorded.
     """
-    factories = {} if factories is None else factories
     identities: dict[str, GroupIdentity] = {}
     for name in names:
         source = computed_as(name)
-        if source not in factories:
-            factories[source] = recorded_factory(config, source, spec)
-        read = factories[source][1].read | variant_reads(config, name)
+        read = runs[source, spec][1].read | variant_reads(config, name)
         required = {req: identities[req] for req in method_info(source).requires}
         content = {
             "method": source,

@@ -11,28 +11,83 @@ An experiment config (``experiments/*.py:get_config``) has at least
 
 and optionally ``limits``: method name -> {data field: largest value}, so that
 a method too costly at the big points of a sweep runs only where every named
-field is within its limit (``limits = {"dl_fista": {"n_samples": 40000}}``).
+field is within its limit (``limits = {"dl_fista": {"n_samples": 40000}}``); a
+limit of ``None`` is no limit (``limit_placeholder``).
+
+Validation covers every field a run reads: the data sizes of every point, and
+every section the configured methods (and the methods they require) read, by
+building each method at each point where it runs, as the trainer will.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+from typing import NamedTuple
 
 import ml_collections
 
 from sparsecomp.data import DataSpec, make_spec
 from sparsecomp.errors import ConfigError
-from sparsecomp.methods.registry import get_method, method_info
+from sparsecomp.methods.registry import (
+    MethodFn,
+    computed_as,
+    get_method,
+    method_info,
+    method_variants,
+    registered_methods,
+    with_requirements,
+)
+from sparsecomp.run.defaults import DEFAULT_CONCURRENT_METHODS
+from sparsecomp.run.identity import ConfigReads, recorded_factory
+from sparsecomp.run.schema import point_name
 
 DATA_FIELDS = ("num_latents", "k", "n_samples", "input_dim", "c", "noise", "n_eval")
 # Fields of the DataSpec a method's limits may name (c only derives input_dim).
 LIMIT_FIELDS = tuple(field for field in DATA_FIELDS if field != "c")
-# Methods of a sweep point run at the same time when a config does not say.
-DEFAULT_CONCURRENT_METHODS = 2
+
+
+class Sweep(NamedTuple):
+    """A validated config's sweep points and the method computations built for them."""
+
+    specs: list[DataSpec]  # one per distinct sweep point, in sweep order
+    # (computed_as(name), spec) -> (run(key, data[, inputs]), the config fields its
+    # factory read: ``identity.ConfigReads``) of every method that runs at spec
+    # (``runs_at``), each computation built once per point.
+    runs: dict[tuple[str, DataSpec], tuple[MethodFn, ConfigReads]]
+
+
+def build_sweep(config: ml_collections.ConfigDict) -> Sweep:
+    """Validates ``config``: its points, and every method built at every point where it runs.
+
+    Each method is built as the trainer runs it (the factory of its
+    ``computed_as``, and its variants), so every section it reads is checked,
+    before anything runs; the trainer then uses these builds. Factories only
+    read and check the config (nothing is compiled or put on a device), so
+    this is cheap.
+
+    Raises:
+      ConfigError: for the first invalid field, naming it and its valid range
+        (and, for a method's field, the method and the point).
+    """
+    specs = _distinct_points(config)
+    runs = {}
+    for spec in specs:
+        runs.update(_build_methods_at(config, spec))
+    return Sweep(specs, runs)
 
 
 def sweep_points(config: ml_collections.ConfigDict) -> list[DataSpec]:
-    """Validates ``config`` and returns one ``DataSpec`` per distinct sweep point.
+    """Validates ``config`` (``build_sweep``) and returns one ``DataSpec`` per distinct point.
+
+    Raises:
+      ConfigError: for the first invalid field, naming it and its valid range.
+    """
+    return build_sweep(config).specs
+
+
+def _distinct_points(config: ml_collections.ConfigDict) -> list[DataSpec]:
+    """The distinct sweep points, with the data sizes, seeds, methods and limits validated.
 
     Raises:
       ConfigError: for the first invalid field, naming it and its valid range.
@@ -62,6 +117,26 @@ def sweep_points(config: ml_collections.ConfigDict) -> list[DataSpec]:
     return specs
 
 
+def _build_methods_at(config: ml_collections.ConfigDict, spec: DataSpec) -> dict:
+    """``{(computed_as(name), spec): (run, reads)}`` for every method that runs at ``spec``.
+
+    Raises:
+      ConfigError: naming the field, the method and the point.
+    """
+    runs = {}
+    for name in with_requirements(config.methods):
+        if not runs_at(config, name, spec):
+            continue
+        source = computed_as(name)
+        try:
+            if (source, spec) not in runs:
+                runs[source, spec] = recorded_factory(config, source, spec)
+            method_variants(name, config)
+        except ConfigError as error:
+            raise ConfigError(f"{error} (method {name}, sweep point {point_name(spec)})") from None
+    return runs
+
+
 def _validate_seeds(seeds) -> None:
     if (
         not isinstance(seeds, (tuple, list))
@@ -86,28 +161,64 @@ def _validate_methods(methods) -> None:
 
 def _validate_limits(config: ml_collections.ConfigDict) -> None:
     for name, fields in config.get("limits", {}).items():
-        get_method(name)
+        check_limit_field(name)
         for field, largest in fields.items():
-            if field not in LIMIT_FIELDS:
+            check_limit_field(name, field)
+            if largest is not None and (
+                    isinstance(largest, bool) or not isinstance(largest, (int, float))):
                 raise ConfigError(
-                    f"limits.{name}.{field}: not a limitable field; limits apply to "
-                    f"{', '.join(LIMIT_FIELDS)}"
+                    f"limits.{name}.{field}={largest!r} is invalid: it must be a number "
+                    "(or None: no limit)"
                 )
-            if isinstance(largest, bool) or not isinstance(largest, (int, float)):
-                raise ConfigError(
-                    f"limits.{name}.{field}={largest!r} is invalid: it must be a number"
-                )
+
+
+def check_limit_field(name: str, field: str | None = None) -> None:
+    """Raises ``ConfigError`` unless ``name`` is a registered method and ``field``
+    (unless ``None``) one of ``LIMIT_FIELDS``."""
+    if name not in registered_methods():
+        raise ConfigError(f"limits.{name}: unknown method {name!r}; registered methods are "
+                          f"{', '.join(registered_methods())}")
+    if field is not None and field not in LIMIT_FIELDS:
+        raise ConfigError(
+            f"limits.{name}.{field}: not a limitable field; limits apply to "
+            f"{', '.join(LIMIT_FIELDS)}"
+        )
+
+
+def limit_placeholder(field: str) -> ml_collections.FieldReference:
+    """An unset limit on ``field`` (``None``: no limit), typed so that a flag can set it.
+
+    The command line adds one for every ``--config.limits.<method>.<field>``
+    the config lacks (``sparsecomp.run.command_line``).
+    """
+    return ml_collections.config_dict.placeholder(float if field == "noise" else int)
+
+
+def saved_config_json(config: ml_collections.ConfigDict) -> str:
+    """``config`` as ``config.json`` holds it: unset (``None``) limits left out.
+
+    A limit of ``None`` is no limit, as is no entry, so both save alike and a
+    workdir claimed without the entry accepts a config with it.
+    """
+    resolved = json.loads(config.to_json())
+    if isinstance(resolved.get("limits"), dict):
+        limits = {name: {field: largest for field, largest in fields.items()
+                         if largest is not None}
+                  for name, fields in resolved["limits"].items()}
+        resolved["limits"] = {name: fields for name, fields in limits.items() if fields}
+    return json.dumps(resolved, sort_keys=True, indent=2)
 
 
 def runs_at(config: ml_collections.ConfigDict, name: str, spec: DataSpec) -> bool:
     """Whether method ``name`` runs at sweep point ``spec`` under ``config.limits``.
 
-    A method runs where every field its limits name is at most the limit, and
-    where every method it requires runs (it needs their checkpoints).
+    A method runs where every field its limits name is at most the limit
+    (``None``: no limit), and where every method it requires runs (it needs
+    their checkpoints).
     """
     limits = config.get("limits", {}).get(name, {})
     within = all(
-        getattr(spec, field) is None or getattr(spec, field) <= largest
+        largest is None or getattr(spec, field) is None or getattr(spec, field) <= largest
         for field, largest in limits.items()
     )
     return within and all(runs_at(config, required, spec)

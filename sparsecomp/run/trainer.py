@@ -94,7 +94,7 @@ from sparsecomp.run.schema import (
     point_tags,
 )
 from sparsecomp.run.sharding import SeedSharding
-from sparsecomp.run.sweep import concurrent_methods, runs_at, sweep_points
+from sparsecomp.run.sweep import build_sweep, concurrent_methods, runs_at, saved_config_json
 from sparsecomp.run.termination import Terminated, sigterm_as_exception
 
 
@@ -117,6 +117,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
       WorkdirError: before anything is written, when another run holds the
         workdir, or a line of its files (other than a torn last line) is not
         a JSON object, or ``results.jsonl`` holds a row twice.
+        A workdir that is a file or where nothing can be written is refused
+        the same way.
       Terminated: on SIGTERM (in the main thread), after logging the run.
     """
     with ExitStack() as held, sigterm_as_exception():
@@ -126,7 +128,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
 def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
                         held: ExitStack) -> list[dict]:
     """``train_and_evaluate``; the writer's workdir lock is entered into ``held``."""
-    specs = sweep_points(config)
+    sweep = build_sweep(config)  # everything validated, every method built
+    specs = sweep.specs
     seeds = tuple(config.seeds)
     layout = SeedSharding(len(seeds), config.devices)
     single_process = jax.process_count() == 1
@@ -136,14 +139,12 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
     methods = with_requirements(config.methods)
     added = [name for name in methods if name not in config.methods]
     per_seed = {name: rows_per_seed(name, config) for name in methods}
-    # What makes each group's rows; calling every factory also refuses an invalid section now.
-    factories: dict = {}  # spec -> {computed_as(name): (run, its ConfigReads)}
+    # What makes each group's rows (the methods were built, and so checked, by build_sweep).
     groups = {
         _group_of(spec, name): (spec, name, identity)
         for spec in specs
         for name, identity in point_identities(
-            config, spec, [m for m in methods if runs_at(config, m, spec)],
-            factories.setdefault(spec, {})).items()
+            config, spec, [m for m in methods if runs_at(config, m, spec)], sweep.runs).items()
     }
     runs_path = workdir / RUNS_FILE
 
@@ -153,6 +154,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
                                   _describe_seed)
 
     if writer:
+        wd.check_writable(workdir)
         held.enter_context(wd.lock_workdir(workdir))
         rows = _claim(config, workdir, groups, complete, log)
     distributed.barrier("sparsecomp:workdir-claimed")
@@ -217,7 +219,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
                         return _copy(computed[first], name)
                     identity = groups[_group_of(spec, name)][2]
                     computed[name] = _timed_group(
-                        lambda: _prepare(spec, name, identity, factories[spec], seed_keys, data,
+                        lambda: _prepare(spec, name, identity, sweep.runs, seed_keys, data,
                                          inputs_of, layout),
                         lambda prepared: _run_and_evaluate(config, spec, name, identity, seeds,
                                                            mixing, prepared, layout))
@@ -333,7 +335,7 @@ def _claim(config, workdir: Path, groups: dict, complete, log) -> list[dict]:
     legacy = check_rows(config, workdir, results.objects, groups,
                         config_path.read_text() if config_path.exists() else None)
     complete(results.objects)
-    wd.claim_workdir(workdir, config.to_json(sort_keys=True, indent=2),
+    wd.claim_workdir(workdir, saved_config_json(config),
                      base_config().to_json(sort_keys=True), check=legacy)
     rows = wd.repair(paths[0], results, complete, log)
     finished = {_seed_of(row) for row in rows}
@@ -513,14 +515,14 @@ def _restore_inputs(workdir: Path, point: str, name: str, seeds: tuple, committe
     return jax.tree.map(lambda leaf: np.asarray(leaf)[index], params)
 
 
-def _prepare(spec: DataSpec, name: str, identity: GroupIdentity, factories: dict, seed_keys,
+def _prepare(spec: DataSpec, name: str, identity: GroupIdentity, runs: dict, seed_keys,
              data, inputs_of, layout: SeedSharding) -> _Prepared:
     """Compiles one method for all seeds, without running it.
 
     ``seed_keys`` and ``data`` are padded and placed by ``layout``; so are the
     required methods' parameters (``inputs_of(required)``, restored from
     their checkpoints). The computation is that of ``computed_as(name)``: its
-    ``run`` (``factories[computed_as(name)]``, built by ``point_identities``),
+    ``run`` (``runs[computed_as(name), spec]``, built by validation: ``build_sweep``),
     its required inputs, and its PRNG key (the seed's key folded with the
     CRC32 of its name). Tracing it checks that ``run`` reads no config section
     the group's fingerprint (``identity``) does not cover.
@@ -539,7 +541,7 @@ def _prepare(spec: DataSpec, name: str, identity: GroupIdentity, factories: dict
         seed_keys, zlib.crc32(source.encode())
     )
     args = (method_keys, data, *inputs)
-    run, reads = factories[source]
+    run, reads = runs[source, spec]
     with COMPILE_LOCK:
         lowered = jax.jit(layout.map_seeds(run)).lower(*args)
         check_late_reads(name, reads, identity)

@@ -43,6 +43,30 @@ EXECUTION_FIELDS = ("devices", "concurrent_methods")
 EXTENT_FIELDS = ("seeds", "methods", "sweep", "limits", "data")
 
 
+def check_writable(workdir: Path) -> None:
+    """Creates ``workdir`` if needed and checks that a file can be written in it.
+
+    Run before anything else touches the workdir, so that a path that is a
+    file, a directory without write permission or a read-only filesystem stop
+    the run at once, with one line, not after its first group.
+
+    Raises:
+      WorkdirError: naming the path and the reason.
+    """
+    probe = workdir / f".write-check-{os.getpid()}"
+    try:
+        if workdir.exists() and not workdir.is_dir():
+            raise WorkdirError(f"workdir {workdir} is a file, not a directory; choose another "
+                               "--workdir")
+        workdir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        raise WorkdirError(f"workdir {workdir} is not writable ({error.strerror or error}"
+                           f"{where}); choose another --workdir") from None
+
+
 def claim_workdir(workdir: Path, config_json: str, defaults_json: str = "{}", *,
                   check: bool = True) -> None:
     """Creates ``workdir`` with ``config.json``, or checks and updates the existing one.

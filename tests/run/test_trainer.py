@@ -170,6 +170,35 @@ def test_a_failing_method_stops_its_dependants_without_hanging(tmp_path):
     assert not (tmp_path / RESULTS_FILE).exists() or not _rows(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "field, value, message",
+    [("sae.batch_size", 0, "sae.batch_size=0"), ("sae.epochs", 0, "sae.epochs=0"),
+     # one val and one OOD sample: every MCC would be undefined (null in the rows)
+     ("data.n_samples", 2, "n_samples=2")],
+)
+def test_values_methods_read_are_refused_before_the_workdir_is_made(
+        tmp_path, field, value, message):
+    config = tiny_config()
+    config.methods = ("fista_oracle", "sae_relu")
+    section, name = field.split(".")
+    config[section][name] = value
+    with pytest.raises(ConfigError, match=message):
+        sparsecomp.train_and_evaluate(config, tmp_path / "w")
+    assert not (tmp_path / "w").exists()  # so the corrected config may use it
+
+
+def test_an_unwritable_workdir_is_refused_before_anything_runs(finished_run, monkeypatch):
+    before = {path: path.read_bytes() for path in finished_run.rglob("*") if path.is_file()}
+
+    def read_only(path, data):  # root ignores permissions: fake a read-only filesystem
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    with pytest.raises(WorkdirError, match="Read-only file system"):
+        sparsecomp.train_and_evaluate(tiny_config(), finished_run)
+    assert {path: path.read_bytes() for path in finished_run.rglob("*") if path.is_file()} == before
+
+
 def test_workdir_with_another_config_is_refused(finished_run):
     config = tiny_config()
     config.fista.lam = 0.2

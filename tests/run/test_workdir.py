@@ -1,11 +1,14 @@
 """The workdir's files: a saved config is completed with new fields at their defaults; lines
-are strict JSON, read strictly (only a torn last line is dropped); the lock."""
+are strict JSON, read strictly (only a torn last line is dropped); the lock; a workdir that
+cannot be written is refused at once."""
 
+import errno
 import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,7 @@ from sparsecomp.run.schema import CONFIG_FILE, LOCK_FILE
 from sparsecomp.run.workdir import (
     JsonLines,
     append_lines,
+    check_writable,
     claim_workdir,
     complete_groups,
     lock_workdir,
@@ -133,3 +137,29 @@ def test_a_workdir_that_is_a_file_is_refused_in_one_line(tmp_path):
     with pytest.raises(WorkdirError, match=f"cannot use workdir {path}: File exists"), \
             lock_workdir(path):
         pass
+
+
+def test_check_writable_creates_the_workdir_and_leaves_nothing(tmp_path):
+    check_writable(tmp_path / "a" / "w")
+    assert list((tmp_path / "a" / "w").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [("w", r"workdir .*w is a file"), ("w/sub", r"is not writable \(Not a directory")],
+)
+def test_a_workdir_under_or_at_a_file_is_refused(tmp_path, where, message):
+    (tmp_path / "w").write_text("a file")
+    with pytest.raises(WorkdirError, match=message):
+        check_writable(tmp_path / where)
+    assert (tmp_path / "w").read_text() == "a file"
+
+
+def test_a_read_only_workdir_is_refused(tmp_path, monkeypatch):
+    # Tests may run as root, for whom permissions do not stop a write: fake the filesystem's answer.
+    def read_only(path, data):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    with pytest.raises(WorkdirError, match=r"is not writable \(Read-only file system"):
+        check_writable(tmp_path)
