@@ -42,7 +42,6 @@ invocation that ran something, however it ended (SIGTERM included:
 
 from __future__ import annotations
 
-import math
 import sys
 import threading
 import time
@@ -69,32 +68,26 @@ from sparsecomp.methods.registry import (
 from sparsecomp.metrics.group import clear_programs, evaluate_group
 from sparsecomp.metrics.rows import dictionary_curves, plain
 from sparsecomp.report.summary import summarise
-from sparsecomp.run import checkpoints, distributed, provenance
+from sparsecomp.run import checkpoints, distributed, provenance, resume
 from sparsecomp.run import workdir as wd
 from sparsecomp.run.compilation_cache import COMPILE_LOCK
-from sparsecomp.run.defaults import base_config
 from sparsecomp.run.identity import (
     GroupIdentity,
     check_late_reads,
-    check_rows,
     point_identities,
 )
 from sparsecomp.run.schema import (
-    CONFIG_FILE,
     METRICS_FILE,
-    OLD_TIMING_FIELDS,
     RESULTS_FILE,
     RESULTS_TABLE,
     RUNS_FILE,
     TIMING_FIELDS,
-    check_unique_rows,
     group_key,
-    point_label,
     point_name,
     point_tags,
 )
 from sparsecomp.run.sharding import SeedSharding
-from sparsecomp.run.sweep import build_sweep, concurrent_methods, runs_at, saved_config_json
+from sparsecomp.run.sweep import build_sweep, concurrent_methods, runs_at
 from sparsecomp.run.termination import Terminated, sigterm_as_exception
 
 
@@ -141,7 +134,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
     per_seed = {name: rows_per_seed(name, config) for name in methods}
     # What makes each group's rows (the methods were built, and so checked, by build_sweep).
     groups = {
-        _group_of(spec, name): (spec, name, identity)
+        resume.group_of(spec, name): (spec, name, identity)
         for spec in specs
         for name, identity in point_identities(
             config, spec, [m for m in methods if runs_at(config, m, spec)], sweep.runs).items()
@@ -150,13 +143,13 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
 
     def complete(objs):
         """The rows of every (group, seed) with all its rows; other methods' rows all."""
-        return wd.complete_groups(objs, _seed_of, lambda key: per_seed.get(key[0][1]),
-                                  _describe_seed)
+        return wd.complete_groups(objs, resume.seed_of, lambda key: per_seed.get(key[0][1]),
+                                  resume.describe_seed)
 
     if writer:
         wd.check_writable(workdir)
         held.enter_context(wd.lock_workdir(workdir))
-        rows = _claim(config, workdir, groups, complete, log)
+        rows = resume.claim(config, workdir, groups, complete, log)
     distributed.barrier("sparsecomp:workdir-claimed")
     if not writer:  # the workdir as process 0 left it
         rows = complete(wd.read_lines(workdir / RESULTS_FILE))
@@ -172,8 +165,8 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
     # A group runs when a configured seed has no rows (all of them: a new group, or seeds
     # added to the config); its committed seeds are then recomputed and compared.
     pending = [
-        (spec, [m for m in methods if _group_of(spec, m) in groups
-                and set(seeds) - committed.get(_group_of(spec, m), {}).keys()])
+        (spec, [m for m in methods if resume.group_of(spec, m) in groups
+                and set(seeds) - committed.get(resume.group_of(spec, m), {}).keys()])
         for spec in specs
     ]
     pending = [(spec, todo) for spec, todo in pending if todo]
@@ -194,7 +187,8 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
                 point = point_name(spec)
                 # Finished required methods' checkpoints, verified (restored) now: one that
                 # is missing or damaged puts its method among those to run, recomputed.
-                recomputed = _unusable_requirements(workdir, spec, todo, seeds, committed, log)
+                recomputed = resume.unusable_requirements(workdir, spec, todo, seeds, committed,
+                                                          log)
                 todo = [m for m in methods if m in todo or m in recomputed]
                 total += len(recomputed)
                 data = layout.place(make_datasets(seed_keys, spec))
@@ -209,15 +203,15 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
 
                 def inputs_of(name, spec=spec, point=point):
                     """A required method's params, restored (verified) for ``seeds``."""
-                    return _restore_inputs(workdir, point, name, seeds,
-                                           committed.get(_group_of(spec, name), {}))
+                    return resume.restore_inputs(workdir, point, name, seeds,
+                                                 committed.get(resume.group_of(spec, name), {}))
 
                 def work(name, spec=spec, data=data, mixing=mixing, runner=runner,
                          computed=computed, inputs_of=inputs_of):
                     first = runner[computed_as(name)]
                     if first != name:  # committed before this runs (``waits_for``)
                         return _copy(computed[first], name)
-                    identity = groups[_group_of(spec, name)][2]
+                    identity = groups[resume.group_of(spec, name)][2]
                     computed[name] = _timed_group(
                         lambda: _prepare(spec, name, identity, sweep.runs, seed_keys, data,
                                          inputs_of, layout),
@@ -233,14 +227,15 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path,
                 # closing(): an error while committing also releases the waiting methods.
                 with closing(_in_order(pool, work, todo, waits_for)) as results:
                     for finished in results:
-                        before = committed.get(_group_of(spec, finished.name), {})
+                        before = committed.get(resume.group_of(spec, finished.name), {})
                         new_rows, summary = _commit(finished, workdir, writer, seeds, before,
                                                          stamp)
                         rows.extend(new_rows)
                         summaries.append(summary)
                         done += 1
                         log(f"  {point} {summary}", flush=True)
-                        _report_recomputed(finished, before, recomputed.get(finished.name), log)
+                        resume.report_recomputed(finished, before,
+                                                 recomputed.get(finished.name), log)
                 if writer:
                     (workdir / RESULTS_TABLE).write_text(summarise(rows, seeds=seeds))
                 _release_programs()
@@ -306,42 +301,6 @@ def _log_run(path: Path, entry: dict, error: BaseException | None) -> None:
         if error is None:
             raise
         print(f"sparsecomp: could not log the run in {path}: {write_error}", file=sys.stderr)
-
-
-def _claim(config, workdir: Path, groups: dict, complete, log) -> list[dict]:
-    """Checks the workdir's rows against ``config``, claims it, and drops torn groups' lines.
-
-    Refused before anything is written: a line of the workdir's files that is
-    not a JSON object (but a torn last one), rows written twice
-    (``check_unique_rows``, ``complete``), rows that ``config`` gives another
-    fingerprint (``identity.check_rows``).
-    Then ``config.json`` is written (``workdir.claim_workdir``, which checks
-    it against ``config`` while rows without a fingerprint remain), and the
-    lines of (group, seed)s that lack rows (a torn last write) are dropped
-    from ``results.jsonl`` and ``metrics.jsonl``.
-
-    Args:
-      groups: ``group_key`` -> ``(spec, name, GroupIdentity)`` of the groups ``config`` runs.
-      complete: rows -> the rows of complete (group, seed)s.
-
-    Returns:
-      The workdir's rows.
-    """
-    config_path = workdir / CONFIG_FILE
-    paths = workdir / RESULTS_FILE, workdir / METRICS_FILE, workdir / RUNS_FILE
-    # Every file is read, so validated, before any is written.
-    results, metrics, runs = (wd.read_jsonl(path) for path in paths)
-    check_unique_rows(results.objects, paths[0])
-    legacy = check_rows(config, workdir, results.objects, groups,
-                        config_path.read_text() if config_path.exists() else None)
-    complete(results.objects)
-    wd.claim_workdir(workdir, saved_config_json(config),
-                     base_config().to_json(sort_keys=True), check=legacy)
-    rows = wd.repair(paths[0], results, complete, log)
-    finished = {_seed_of(row) for row in rows}
-    wd.repair(paths[1], metrics, lambda objs: [o for o in objs if _seed_of(o) in finished], log)
-    wd.repair(paths[2], runs, list, log)
-    return rows
 
 
 def _silent(*args, **kwargs) -> None:
@@ -441,80 +400,6 @@ def _copy(finished: _Finished, name: str) -> _Finished:
         copy_of=finished.name)
 
 
-def _group_of(spec: DataSpec, name: str) -> tuple:
-    """The ``group_key`` of method ``name``'s rows at sweep point ``spec``."""
-    return group_key({**point_tags(spec), "method": name})
-
-
-def _seed_of(obj: dict) -> tuple:
-    """``(group_key, seed)`` of a row or curve line: the unit completed on resume."""
-    return group_key(obj), obj["seed"]
-
-
-def _describe_seed(key: tuple) -> str:
-    """``_seed_of``'s key in words: ``"fista_oracle at num_latents=16, ..., seed 0"``."""
-    (point, method), seed = key
-    return f"{method} at {point_label(point)}, seed {seed}"
-
-
-def _unusable_requirements(workdir: Path, spec: DataSpec, todo: list[str], seeds: tuple,
-                           committed: dict, log) -> dict[str, str]:
-    """The finished required methods of the point's methods to run that must run again.
-
-    Each finished method that a method in ``todo`` requires is restored from
-    its checkpoint (and verified: ``_restore_inputs``). Returns what was wrong
-    (missing, unreadable, corrupt, incomplete) with each checkpoint that could
-    not be used, by method. Their rows are committed; rerunning them
-    (deterministic: the same keys, the same data) gives their params back,
-    and ``_report_recomputed`` checks that it gave their rows back too. The
-    requirements of a method to recompute are checked in turn.
-    """
-    point = point_name(spec)
-    usable: set = set()
-    unusable: dict = {}
-
-    def check(name):
-        for required in method_info(computed_as(name)).requires:
-            if required in todo or required in usable or required in unusable:
-                continue
-            try:
-                _restore_inputs(workdir, point, required, seeds,
-                                committed.get(_group_of(spec, required), {}))
-                usable.add(required)
-            except checkpoints.CheckpointError as error:
-                unusable[required] = str(error)
-                log(f"  checkpoint of {required} at {point} is {error}: recomputing it "
-                    "(its rows stay as committed)", flush=True)
-                check(required)
-
-    for name in todo:
-        check(name)
-    return unusable
-
-
-def _restore_inputs(workdir: Path, point: str, name: str, seeds: tuple, committed_seeds):
-    """Method ``name``'s checkpointed params at ``point`` for ``seeds`` (seed axis first).
-
-    The checkpoint's seeds are those its checksum file records; a checkpoint
-    from before checksums holds those of its group's rows (``committed_seeds``,
-    in the order they were written).
-
-    Raises:
-      CheckpointError: missing, unreadable or corrupt (``checkpoints.restore_params``),
-        or lacking some of ``seeds``.
-    """
-    directory = checkpoints.checkpoint_dir(workdir, point, name)
-    params = checkpoints.restore_params(directory)
-    saved = checkpoints.saved_seeds(directory) or tuple(committed_seeds)
-    lacking = [seed for seed in seeds if seed not in saved]
-    sizes = {np.shape(leaf)[0] for leaf in jax.tree.leaves(params)}
-    if lacking or sizes != {len(saved)}:
-        raise checkpoints.CheckpointError(
-            f"incomplete (it holds seeds {list(saved)}, this run needs {list(seeds)})")
-    index = np.asarray([saved.index(seed) for seed in seeds])
-    return jax.tree.map(lambda leaf: np.asarray(leaf)[index], params)
-
-
 def _prepare(spec: DataSpec, name: str, identity: GroupIdentity, runs: dict, seed_keys,
              data, inputs_of, layout: SeedSharding) -> _Prepared:
     """Compiles one method for all seeds, without running it.
@@ -608,7 +493,7 @@ def _commit(finished: _Finished, workdir: Path, writer: bool, seeds: tuple,
 
     ``committed`` maps the seeds whose rows are already in the workdir to
     those rows: their recomputed rows and curves are not written again
-    (``_report_recomputed`` compares them). The checkpoint holds every seed
+    (``resume.report_recomputed`` compares them). The checkpoint holds every seed
     of ``seeds``. Every process takes part in the checkpoint; only the
     ``writer`` appends. Every row gets the fields of ``stamp`` (``versions``).
     Returns the new rows and the group's progress summary.
@@ -625,93 +510,6 @@ def _commit(finished: _Finished, workdir: Path, writer: bool, seeds: tuple,
         wd.append_lines(workdir / RESULTS_FILE, new_rows)
     label = finished.name + (f" (rows of {finished.copy_of})" if finished.copy_of else "")
     return new_rows, _summary(label, finished.rows, finished.timings["wall_s"])
-
-
-def _report_recomputed(finished: _Finished, committed: dict, reason: str | None, log) -> None:
-    """Says which committed seeds a group recomputed, and warns if their rows changed.
-
-    Recomputed with the seeds they were computed with, rows must be
-    identical (training and evaluation are deterministic). With seeds added,
-    the seed axis is longer, and XLA may sum in another order: float32
-    rounding (``ROUNDING_RTOL``) is then expected; anything more is warned
-    about on stderr. The committed rows are kept either way.
-
-    Args:
-      committed: seed -> the rows the workdir held for it.
-      reason: why the group ran again although its rows were committed (its
-        checkpoint's state), or ``None`` when it ran for seeds added since.
-    """
-    seeds = [row["seed"] for row in finished.rows]
-    redone = [seed for seed in committed if seed in seeds]
-    if not redone:
-        return
-    where = f"{finished.name} at {finished.point}"
-    differences = _row_differences(finished.rows, committed)
-    worst = max((rel for fields in differences.values() for rel in fields.values()), default=0.0)
-    same_batch = set(committed) == set(seeds)
-    if worst == 0:
-        outcome = "identical to the committed ones"
-    elif not same_batch and worst <= ROUNDING_RTOL:
-        outcome = (f"equal to the committed ones up to float32 rounding, relative {worst:.0e}: "
-                   f"a batch of {len(set(seeds))} seeds sums in another order")
-    else:
-        described = "; ".join(f"seed {seed}: {', '.join(sorted(fields))}"
-                              for seed, fields in differences.items())
-        print(f"WARNING: the recomputed rows of {where} differ from its committed rows "
-              f"({described}): the committed rows are kept, but the checkpoint now holds the "
-              "recomputed parameters", file=sys.stderr, flush=True)
-        outcome = "DIFFERENT, see the warning"
-    if reason is not None:
-        log(f"  checkpoint of {where} was {reason}: recomputed (rows {outcome})", flush=True)
-    else:
-        added = [seed for seed in seeds if seed not in committed]
-        log(f"  {where}: seeds {sorted(set(added))} added; seeds {redone} recomputed with "
-            f"them (rows {outcome})", flush=True)
-
-
-# Row fields a recomputation may change: how long it took, and what it ran on.
-_NOT_RECOMPUTED = frozenset(TIMING_FIELDS + OLD_TIMING_FIELDS + ("versions",))
-# Relative differences of recomputed float32 metrics that rounding explains
-# (a longer seed axis reorders XLA's sums: about 1e-7 seen).
-ROUNDING_RTOL = 1e-5
-
-
-def _row_differences(rows: list[dict], committed: dict) -> dict:
-    """``{seed: {field: relative difference}}`` of the recomputed rows that differ.
-
-    Rows are compared in order (a seed's variants are written in order),
-    field by field but for timings and versions; ``fingerprint`` only where
-    the committed rows have one; non-finite values (``NaN``, JSON ``null``)
-    are equal. A difference that is not between two numbers is ``inf``.
-    """
-    differences: dict = {}
-    for seed, old_rows in committed.items():
-        new_rows = [row for row in rows if row["seed"] == seed]
-        if not new_rows:
-            continue  # a committed seed this run does not compute
-        fields = {"rows": math.inf} if len(new_rows) != len(old_rows) else {}
-        for new, old in zip(new_rows, old_rows, strict=False):
-            ignored = _NOT_RECOMPUTED | ({"fingerprint"} if "fingerprint" not in old else set())
-            for field in (new.keys() | old.keys()) - ignored:
-                rel = _relative_difference(new.get(field), old.get(field))
-                if rel > 0:
-                    fields[field] = max(rel, fields.get(field, 0.0))
-        if fields:
-            differences[seed] = fields
-    return differences
-
-
-def _relative_difference(a, b) -> float:
-    """0 for equal values (non-finite ones: NaN, None), ``|a - b| / max(|a|, |b|)`` for
-    other numbers, ``inf`` otherwise."""
-    def nonfinite(x):
-        return x is None or (isinstance(x, float) and not math.isfinite(x))
-
-    if a == b or (nonfinite(a) and nonfinite(b)):
-        return 0.0
-    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) and not nonfinite(x)
-                  for x in (a, b))
-    return abs(a - b) / max(abs(a), abs(b)) if numbers else math.inf
 
 
 def _variant_outputs(output: MethodOutput, variants: tuple[str, tuple] | None):
