@@ -17,6 +17,9 @@
 #      then job (b), vary_latents' six methods at n in (100, 1000), each
 #      command cold and then warm (fresh compilation cache). (b) gets what is
 #      left of the budget; a job cut short keeps the commands it finished.
+#      The two runs of each command must give bitwise-equal rows (timings
+#      aside): the summary's "rows_differ" names the methods whose rows did not
+#      (the CLI makes GPU runs deterministic unless --nodeterministic_gpu).
 #
 # and writes one JSON summary to $OUT/accelerator_check.json when OUT is
 # set, else ./accelerator_check.json: device kind, versions, each pytest
@@ -125,6 +128,9 @@ for job in ("a", "b"):
     if measured.exists():
         data = json.loads(measured.read_text())
         outcome.update(args=data["args"], commands=data["results"])
+        runs = [command["rows_sha256"] for command in data["results"]]
+        if len(runs) == 2:  # cold and warm: two runs of one command
+            outcome["rows_differ"] = sorted(m for m in runs[0] if runs[0][m] != runs[1].get(m))
     bench[job] = outcome
 summary = {"quick": os.environ["QUICK"] == "1", "device": device, "pytest": tests,
            "bench_job": bench, "wall_s": round(time.time() - int(os.environ["START"]))}
@@ -135,7 +141,8 @@ if os.environ.get("OUT"):
     for log in work.glob("*.log"):
         (logs / log.name).write_text(log.read_text(errors="replace"))
 ok = all(t["returncode"] == 0 for t in tests.values()) and all(
-    b["returncode"] == 0 for b in bench.values()) and device["returncode"] == 0
+    b["returncode"] == 0 and not b.get("rows_differ") for b in bench.values()
+) and device["returncode"] == 0
 print(f"wrote {os.environ['SUMMARY']} after {summary['wall_s']} s: "
       + ("every step finished and passed" if ok else "SOME STEPS FAILED OR TIMED OUT"))
 raise SystemExit(0 if ok else 1)

@@ -41,12 +41,15 @@ Run::
 default; ``--epochs 50`` for a check on a small CPU); ``--json FILE`` also
 writes every measurement as JSON, after each command
 (``benchmarks/accelerator_check.sh`` reads it). Medians are over groups, so
-(a), one group, reports that group.
+(a), one group, reports that group. The cold and warm commands are two runs
+of one command: the script says whether their rows are bitwise equal (every
+field but timings and versions), the determinism check of a GPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import statistics
@@ -59,10 +62,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's sparsecomp, as the subprocesses use
 
-from sparsecomp.run.schema import RESULTS_FILE, TIMING_FIELDS, point_of  # noqa: E402
+from sparsecomp.run.schema import (  # noqa: E402
+    OLD_TIMING_FIELDS,
+    RESULTS_FILE,
+    TIMING_FIELDS,
+    point_of,
+)
 
 CONFIG = "experiments/vary_latents.py"
 B_METHODS = ("fista_oracle", "linear_probe", "sae_relu", "sae_topk", "sae_jumprelu", "sae_MP")
+# Row fields that differ between two runs of one command by design.
+NOT_COMPARED = frozenset(TIMING_FIELDS + OLD_TIMING_FIELDS + ("versions",))
 CACHE_LINE = re.compile(
     r"compilation cache .*: (\d+) programs compiled, (\d+) loaded from the cache \(([\d.]+) s\)")
 
@@ -99,6 +109,7 @@ def run_command(overrides: list[str], cache: Path, timeout: float) -> dict:
         groups.setdefault((point_of(row), row["method"]), row)
     return {
         "command_s": command_s,
+        "rows_sha256": rows_digests(rows),
         "programs_compiled": int(counts[1]) if counts else None,
         "programs_loaded": int(counts[2]) if counts else None,
         "xla_compile_s": float(counts[3]) if counts else None,
@@ -106,6 +117,20 @@ def run_command(overrides: list[str], cache: Path, timeout: float) -> dict:
                     **{field: row.get(field) for field in TIMING_FIELDS}}
                    for (point, method), row in groups.items()],
     }
+
+
+def rows_digests(rows: list[dict]) -> dict[str, str]:
+    """Per method: SHA-256 of its rows but for timings and versions, in file order.
+
+    Two runs of one command give equal digests exactly when every metric of
+    every row is bitwise equal (JSON writes each float's shortest exact form).
+    """
+    by_method: dict[str, list[dict]] = {}
+    for row in rows:
+        kept = {k: v for k, v in row.items() if k not in NOT_COMPARED}
+        by_method.setdefault(row["method"], []).append(kept)
+    return {method: hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+            for method, kept in by_method.items()}
 
 
 def medians(groups: list[dict]) -> dict[str, dict]:
@@ -150,6 +175,13 @@ def main() -> None:
                         {"args": vars(args) | {"json": str(args.json)}, "results": results},
                         indent=1))
 
+    for job in args.jobs:  # the cold and warm runs of a command are two runs of it
+        cold, warm = ([r["rows_sha256"] for r in results if r["job"] == job and r["cache"] == c]
+                      for c in ("cold", "warm"))
+        if cold and warm:
+            differ = sorted(m for m in cold[0] if cold[0][m] != warm[0].get(m))
+            print(f"({job}) rows of the two runs: "
+                  + (f"DIFFER for {', '.join(differ)}" if differ else "bitwise equal"))
     print("\nmedian over each method's groups, seconds\n")
     print("| job | cache | method | groups | " + " | ".join(TIMING_FIELDS) + " |")
     print("|---|---|---|---|" + "---|" * len(TIMING_FIELDS))

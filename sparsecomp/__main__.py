@@ -12,6 +12,10 @@ JAX's persistent compilation cache is on, so a second run of a command loads
 its programs instead of compiling them: ``--compilation_cache DIR`` (or
 ``SPARSECOMP_COMPILATION_CACHE``) moves it from ``~/.cache/sparsecomp/jax``,
 ``--compilation_cache=`` turns it off (``sparsecomp.run.compilation_cache``).
+
+GPU runs are deterministic (two runs of a command give bitwise-equal rows):
+``--nodeterministic_gpu`` lets XLA use its faster nondeterministic ops
+(``sparsecomp.run.determinism``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sparsecomp.run.compilation_cache import (
     cache_dir_from_flag,
     enable_compilation_cache,
 )
+from sparsecomp.run.determinism import enable_deterministic_gpu
 from sparsecomp.run.termination import Terminated
 from sparsecomp.run.trainer import train_and_evaluate
 
@@ -39,6 +44,10 @@ _CACHE = flags.DEFINE_string(
     "Directory of JAX's persistent compilation cache; empty for none. Default: "
     "$SPARSECOMP_COMPILATION_CACHE, else $JAX_COMPILATION_CACHE_DIR, else "
     "$XDG_CACHE_HOME/sparsecomp/jax (~/.cache/sparsecomp/jax).")
+_DETERMINISTIC_GPU = flags.DEFINE_bool(
+    "deterministic_gpu", True,
+    "Deterministic XLA ops on a GPU (--xla_gpu_deterministic_ops): two runs give bitwise-equal "
+    "rows. An XLA_FLAGS that sets that flag itself wins.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -46,6 +55,8 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # Orbax logs every file it writes at INFO
+    if _DETERMINISTIC_GPU.value:  # before JAX starts a backend, which reads XLA_FLAGS once
+        enable_deterministic_gpu()
     cache_dir = cache_dir_from_flag(_CACHE.value)
     if cache_dir is not None:
         enable_compilation_cache(cache_dir)
