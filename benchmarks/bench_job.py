@@ -63,16 +63,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's sparsecomp, as the subprocesses use
 
 from sparsecomp.run.schema import (  # noqa: E402
-    OLD_TIMING_FIELDS,
     RESULTS_FILE,
+    RUN_FIELDS,
     TIMING_FIELDS,
     point_of,
 )
 
 CONFIG = "experiments/vary_latents.py"
 B_METHODS = ("fista_oracle", "linear_probe", "sae_relu", "sae_topk", "sae_jumprelu", "sae_MP")
-# Row fields that differ between two runs of one command by design.
-NOT_COMPARED = frozenset(TIMING_FIELDS + OLD_TIMING_FIELDS + ("versions",))
 CACHE_LINE = re.compile(
     r"compilation cache .*: (\d+) programs compiled, (\d+) loaded from the cache \(([\d.]+) s\)")
 
@@ -127,7 +125,7 @@ def rows_digests(rows: list[dict]) -> dict[str, str]:
     """
     by_method: dict[str, list[dict]] = {}
     for row in rows:
-        kept = {k: v for k, v in row.items() if k not in NOT_COMPARED}
+        kept = {k: v for k, v in row.items() if k not in RUN_FIELDS}
         by_method.setdefault(row["method"], []).append(kept)
     return {method: hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
             for method, kept in by_method.items()}

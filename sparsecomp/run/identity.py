@@ -136,7 +136,7 @@ class GroupIdentity(NamedTuple):
 
 
 def point_identities(config: ml_collections.ConfigDict, spec: DataSpec, names,
-                     runs: dict) -> dict[str, GroupIdentity]:
+                     runs: dict | None = None) -> dict[str, GroupIdentity]:
     """The identity of each group of one sweep point.
 
     Args:
@@ -144,8 +144,17 @@ def point_identities(config: ml_collections.ConfigDict, spec: DataSpec, names,
         (``with_requirements`` order).
       runs: ``(computed_as(name), spec) -> (run, reads)``, each built by
         ``recorded_factory`` (``sparsecomp.run.sweep.build_sweep``), so that
-        the trainer runs what was recorded.
+        the trainer runs what was recorded; None builds them here.
+
+    Raises:
+      ConfigError: from a method's factory (when ``runs`` is None).
     """
+    if runs is None:
+        runs = {}
+        for name in names:
+            key = computed_as(name), spec
+            if key not in runs:
+                runs[key] = recorded_factory(config, name, spec)
     identities: dict[str, GroupIdentity] = {}
     for name in names:
         source = computed_as(name)

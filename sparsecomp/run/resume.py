@@ -27,10 +27,9 @@ from sparsecomp.run.identity import check_rows
 from sparsecomp.run.schema import (
     CONFIG_FILE,
     METRICS_FILE,
-    OLD_TIMING_FIELDS,
     RESULTS_FILE,
+    RUN_FIELDS,
     RUNS_FILE,
-    TIMING_FIELDS,
     check_unique_rows,
     group_key,
     point_label,
@@ -192,8 +191,6 @@ def report_recomputed(finished, committed: dict, reason: str | None, log) -> Non
             f"them (rows {outcome})", flush=True)
 
 
-# Row fields a recomputation may change: how long it took, and what it ran on.
-_NOT_RECOMPUTED = frozenset(TIMING_FIELDS + OLD_TIMING_FIELDS + ("versions",))
 # Relative differences of recomputed float32 metrics that rounding explains
 # (a longer seed axis reorders XLA's sums: about 1e-7 seen).
 ROUNDING_RTOL = 1e-5
@@ -214,7 +211,7 @@ def _row_differences(rows: list[dict], committed: dict) -> dict:
             continue  # a committed seed this run does not compute
         fields = {"rows": math.inf} if len(new_rows) != len(old_rows) else {}
         for new, old in zip(new_rows, old_rows, strict=False):
-            ignored = _NOT_RECOMPUTED | ({"fingerprint"} if "fingerprint" not in old else set())
+            ignored = RUN_FIELDS | ({"fingerprint"} if "fingerprint" not in old else set())
             for field in (new.keys() | old.keys()) - ignored:
                 rel = _relative_difference(new.get(field), old.get(field))
                 if rel > 0:

@@ -59,6 +59,9 @@ HEADLINE_METRICS = ("mcc_iid", "mcc_ood", "acc_ood", "auc_ood", "dict_mean_cosin
 # plus run and a per-row ``metrics_s`` (``OLD_TIMING_FIELDS``).
 TIMING_FIELDS = ("compile_s", "run_s", "eval_s", "restore_s", "wall_s")
 OLD_TIMING_FIELDS = ("metrics_s",)
+# Fields that say how a row's run went, not what it computed: two runs of one
+# command differ in these only (when they run on the same kind of machine).
+RUN_FIELDS = frozenset(TIMING_FIELDS + OLD_TIMING_FIELDS + ("versions",))
 
 # Numeric row and curve fields that are not metrics: tags, timings, flags and
 # the sample counts of the sample-complexity study (an x axis, not a result).

@@ -13,8 +13,8 @@ from sparsecomp.errors import ConfigError, WorkdirError
 from sparsecomp.methods import registry
 from sparsecomp.run import identity
 from sparsecomp.run.defaults import base_config, shrink_for_smoke
+from sparsecomp.run.resume import ROUNDING_RTOL
 from sparsecomp.run.schema import CONFIG_FILE, RESULTS_FILE, TIMING_FIELDS
-from sparsecomp.run.trainer import ROUNDING_RTOL
 
 # One valid change per top-level config field. A field added to base_config
 # must be added here (test_the_perturbations_cover_every_config_field).
@@ -128,14 +128,15 @@ def test_run_reads_only_covered_sections_when_traced():
     (the trainer checks the same as it compiles)."""
     config = smoke_config()
     names = registry.with_requirements(builtin_methods())
-    factories: dict = {}
-    identities = identity.point_identities(config, SPEC, names, factories)
+    runs = {(registry.computed_as(name), SPEC): identity.recorded_factory(config, name, SPEC)
+            for name in names}
+    identities = identity.point_identities(config, SPEC, names, runs)
     key = jax.random.key(0)
     data = jax.eval_shape(lambda k: make_dataset(k, SPEC), key)
     params = {}
     for name in names:
         source = registry.computed_as(name)
-        run, reads = factories[source]
+        run, reads = runs[source, SPEC]
         requires = registry.method_info(source).requires
         args = (key, data) + (({r: params[r] for r in requires},) if requires else ())
         params[name] = jax.eval_shape(run, *args).params
@@ -279,7 +280,8 @@ def test_rows_written_twice_are_refused_not_dropped(finished, tmp_path):
     lines = (workdir / RESULTS_FILE).read_text().splitlines(keepends=True)
     (workdir / RESULTS_FILE).write_text("".join(lines + lines[:1]))
     (workdir / CONFIG_FILE).unlink()
-    with pytest.raises(WorkdirError, match="2 rows of fista_oracle at num_latents=16.*seed 0"):
+    with pytest.raises(WorkdirError,
+                       match="the same row .`fista_oracle` at num_latents=16.*seed 0"):
         sparsecomp.train_and_evaluate(tiny_config(), workdir)
     assert (workdir / RESULTS_FILE).read_text() == "".join(lines + lines[:1])
     assert not (workdir / CONFIG_FILE).exists()
