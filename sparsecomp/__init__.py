@@ -9,21 +9,11 @@ Public API (everything a notebook needs)::
     rows = sparsecomp.train_and_evaluate(config, workdir)
     print(sparsecomp.summarise(rows))
 
-Importing the package registers the built-in methods. It also sets
-``OPENBLAS_NUM_THREADS=1`` unless the environment already sets it: jaxlib's
-CPU LAPACK kernels (the Cholesky solves and eigenvalues inside the compiled
-loops) run in scipy's OpenBLAS, whose worker threads keep spinning after a
-call and take the cores from XLA's own thread pool. At n = 100 one DL-FISTA
-round (100 FISTA iterations and a 100 x 100 solve) took 88 ms with OpenBLAS's
-default threads and 55 ms with one. OpenBLAS reads the variable when it is
-loaded, so import sparsecomp before scipy (or set the variable yourself). It
-also holds for numpy's OpenBLAS if numpy is not imported yet, and for child
-processes.
+Importing the package registers the built-in methods and changes nothing
+else in the process (no environment variables, no thread counts): the
+trainer limits OpenBLAS to one thread only while it runs
+(``sparsecomp.run.threads``).
 """
-
-import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from sparsecomp import methods  # noqa: F401  (importing it registers every built-in method)
 from sparsecomp.coding.fista import fista, ista

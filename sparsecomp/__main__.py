@@ -1,5 +1,7 @@
 """Command line: ``python -m sparsecomp --config experiments/X.py[:arg] --workdir DIR``.
 
+The ``sparsecomp`` console script (``run``) is the same command.
+
 Fields are overridden with ``--config.FIELD=VALUE`` (ml-collections), e.g.
 ``--config.sweep.num_latents='(100,1000)' --config.seeds='(0,1,2)'``.
 
@@ -78,5 +80,10 @@ def main(argv: list[str]) -> None:
         print(summarise(rows, seeds=tuple(_CONFIG.value.seeds)))
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``sparsecomp`` console script, the same as ``python -m sparsecomp``."""
     app.run(main, flags_parser=parse_command_line)
+
+
+if __name__ == "__main__":
+    run()

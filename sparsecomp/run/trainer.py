@@ -89,6 +89,7 @@ from sparsecomp.run.schema import (
 from sparsecomp.run.sharding import SeedSharding
 from sparsecomp.run.sweep import build_sweep, concurrent_methods, runs_at
 from sparsecomp.run.termination import Terminated, sigterm_as_exception
+from sparsecomp.run.threads import single_blas_thread
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> list[dict]:
@@ -113,8 +114,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         A workdir that is a file or where nothing can be written is refused
         the same way.
       Terminated: on SIGTERM (in the main thread), after logging the run.
+
+    OpenBLAS (which jaxlib's CPU LAPACK kernels call) runs on one thread
+    until the call returns (``sparsecomp.run.threads``).
     """
-    with ExitStack() as held, sigterm_as_exception():
+    with ExitStack() as held, sigterm_as_exception(), single_blas_thread():
         return _train_and_evaluate(config, Path(workdir), held)
 
 
