@@ -4,7 +4,7 @@
 #   bash benchmarks/accelerator_check.sh                            # on the GPU machine
 #   SPARSECOMP_CHECK_QUICK=1 bash benchmarks/accelerator_check.sh   # a smoke check on any CPU
 #
-# Expects what `pip install -e ".[test]"` (plus the accelerator build of jaxlib)
+# Expects what `pip install -e ".[test,cuda12]"` (or the machine's accelerator extra)
 # installs; downloads nothing. From the repository root it runs, each step
 # under a timeout within one budget (SPARSECOMP_CHECK_BUDGET seconds, 330 by
 # default, so the whole script ends before 6 minutes):

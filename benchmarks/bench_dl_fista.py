@@ -34,6 +34,7 @@ import numpy as np
 import sparsecomp
 from sparsecomp.metrics import dictionary_match, latent_mcc
 from sparsecomp.run.defaults import base_config
+from sparsecomp.run.threads import single_blas_thread
 
 REFERENCE_SECONDS, REFERENCE_ROUNDS = 21.3, 182
 
@@ -114,4 +115,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with single_blas_thread():  # as train_and_evaluate runs (sparsecomp.run.threads)
+        main()

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from sparsecomp.coding.fista import fista, use_gram_form
 from sparsecomp.data import default_input_dim, make_mixing
+from sparsecomp.run.threads import single_blas_thread
 
 
 def flops_per_run(batch: int, input_dim: int, width: int, n_iter: int) -> float:
@@ -63,4 +64,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with single_blas_thread():  # as train_and_evaluate runs (sparsecomp.run.threads)
+        main()

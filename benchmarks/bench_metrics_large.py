@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sparsecomp import metrics
+from sparsecomp.run.threads import single_blas_thread
 
 
 def peak_rss_gib() -> float:
@@ -140,4 +141,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with single_blas_thread():  # as train_and_evaluate runs (sparsecomp.run.threads)
+        main()

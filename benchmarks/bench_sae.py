@@ -31,6 +31,7 @@ import jax
 from sparsecomp.data import make_dataset, make_spec
 from sparsecomp.methods.registry import get_method
 from sparsecomp.run.defaults import base_config
+from sparsecomp.run.threads import single_blas_thread
 
 METHODS = ("sae_relu", "sae_topk", "sae_jumprelu", "sae_MP")
 SEEDS = 3
@@ -89,4 +90,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with single_blas_thread():  # as train_and_evaluate runs (sparsecomp.run.threads)
+        main()

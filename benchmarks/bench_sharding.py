@@ -30,26 +30,28 @@ from sparsecomp.data import make_datasets, make_spec
 from sparsecomp.run.defaults import base_config
 from sparsecomp.methods.registry import get_method
 from sparsecomp.run.sharding import SeedSharding
+from sparsecomp.run.threads import single_blas_thread
 
 seeds, repeats = int(sys.argv[1]), int(sys.argv[2])
 config = base_config()
 config.sae.epochs = 50
 layout = SeedSharding(seeds, 0)
 keys = layout.place(jax.vmap(jax.random.key)(np.arange(layout.padded, dtype=np.uint32)))
-for name, n in (("fista_oracle", 1000), ("sae_topk", 100)):
-    spec = make_spec(num_latents=n, k=10, n_samples=5000)
-    data = layout.place(make_datasets(keys, spec))
-    tic = time.perf_counter()
-    run = jax.jit(layout.map_seeds(get_method(name)(config, spec))).lower(keys, data).compile()
-    compile_s = time.perf_counter() - tic
-    times = []
-    for _ in range(repeats):
+with single_blas_thread():  # as train_and_evaluate runs (sparsecomp.run.threads)
+    for name, n in (("fista_oracle", 1000), ("sae_topk", 100)):
+        spec = make_spec(num_latents=n, k=10, n_samples=5000)
+        data = layout.place(make_datasets(keys, spec))
         tic = time.perf_counter()
-        jax.block_until_ready(run(keys, data))
-        times.append(time.perf_counter() - tic)
-    median = statistics.median(times)
-    print(f"{layout.num_devices:7d} {name:14s} n={n:<5d} {compile_s:9.1f} {median:8.2f} "
-          f"{seeds / median:8.2f}", flush=True)
+        run = jax.jit(layout.map_seeds(get_method(name)(config, spec))).lower(keys, data).compile()
+        compile_s = time.perf_counter() - tic
+        times = []
+        for _ in range(repeats):
+            tic = time.perf_counter()
+            jax.block_until_ready(run(keys, data))
+            times.append(time.perf_counter() - tic)
+        median = statistics.median(times)
+        print(f"{layout.num_devices:7d} {name:14s} n={n:<5d} {compile_s:9.1f} {median:8.2f} "
+              f"{seeds / median:8.2f}", flush=True)
 """
 
 

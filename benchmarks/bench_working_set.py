@@ -27,6 +27,7 @@ import numpy as np
 from sparsecomp.coding.fista import fista
 from sparsecomp.coding.working_set import kkt_violation, working_set_lasso
 from sparsecomp.data import make_datasets, make_spec
+from sparsecomp.run.threads import single_blas_thread
 
 LAM = 0.1
 
@@ -84,4 +85,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with single_blas_thread():  # as train_and_evaluate runs (sparsecomp.run.threads)
+        main()
