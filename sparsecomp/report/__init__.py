@@ -1,10 +1,11 @@
 """The report of a finished workdir: figures, and markdown tables beside the reference.
 
-Command: ``python -m sparsecomp.report WORKDIR [--reference FILE.json ...]
-[--threshold 0.1]``, or ``sparsecomp.report.main([WORKDIR, ...])`` from
+Command: ``python -m sparsecomp.report WORKDIR [--reference FILE.json|paper[:EXPERIMENT]
+...] [--no-reference] [--threshold 0.1]``, or ``sparsecomp.report.main([WORKDIR, ...])`` from
 Python (``sparsecomp.report.cli``). The modules, by job:
 
 * ``load``: a workdir's files and the reference files;
+* ``reference``: the paper's published results (package data), by experiment;
 * ``aggregate``: groups, mean ± std over seeds, reference matching, differences;
 * ``render``: ``report.md`` and its tables;
 * ``plots``: the figures of metrics, variants and training curves, drawn with

@@ -35,6 +35,7 @@ from sparsecomp.run.schema import (
 # The point tags a reference row must share with our group (its input_dim may differ).
 MATCH_TAGS = ("num_latents", "k", "n_samples", "noise", "n_eval")
 THRESHOLD = 0.1  # differences from the reference above this are marked
+AGREEMENT = 0.05  # differences within this count as agreeing with the reference
 
 
 class GroupKey(NamedTuple):
@@ -96,6 +97,12 @@ def metric_names(rows: list[dict]) -> list[str]:
         if name not in NOT_METRICS and isinstance(value, (int, float))
         and not isinstance(value, bool)
     }
+    return headline_first(names)
+
+
+def headline_first(names) -> list[str]:
+    """Metric ``names``: ``HEADLINE_METRICS`` first in their order, then A-Z."""
+    names = set(names)
     return [m for m in HEADLINE_METRICS if m in names] + sorted(names - set(HEADLINE_METRICS))
 
 
@@ -227,20 +234,53 @@ def input_dim_notes(keys, ref_rows: list[dict]) -> list[str]:
     return notes
 
 
-def differences(groups: dict, ref_groups: dict, matches: dict, metrics=HEADLINE_METRICS,
+def differences(groups: dict, ref_groups: dict, matches: dict, metrics=None,
                 threshold: float = THRESHOLD) -> list[Difference]:
-    """Our mean minus the matched reference mean, per group and metric both have."""
+    """Our mean minus the matched reference mean, per group and metric both have.
+
+    Args:
+      metrics: the metrics to compare; ``None``: every metric that both our
+        group and its reference group have (``metric_names`` order).
+    """
     result = []
     for key, stats in groups.items():
         if key not in matches:
             continue
         ref = ref_groups[matches[key]]
-        for metric in metrics:
+        names = headline_first(set(stats.mean) & set(ref.mean)) if metrics is None else metrics
+        for metric in names:
             if metric in stats.mean and metric in ref.mean:
                 diff = stats.mean[metric] - ref.mean[metric]
                 result.append(Difference(key, metric, stats.mean[metric], ref.mean[metric],
                                          diff, round(abs(diff), 9) > threshold))
     return result
+
+
+class Agreement(NamedTuple):
+    """How the comparisons of one class (a method family, a metric) went."""
+
+    comparisons: int
+    within: int  # |diff| <= AGREEMENT
+    marked: int  # |diff| > the threshold
+    largest: Difference  # the comparison with the largest |diff|
+
+
+def agreement(diffs: list[Difference], by, within: float = AGREEMENT) -> dict[str, Agreement]:
+    """Comparisons, agreeing ones, marked ones and the largest, per ``by(difference)``.
+
+    Returns:
+      ``{class: Agreement}`` in first-seen order of ``diffs``.
+    """
+    classes: dict = {}
+    for diff in diffs:
+        classes.setdefault(by(diff), []).append(diff)
+    return {
+        name: Agreement(len(members),
+                        sum(round(abs(d.diff), 9) <= within for d in members),
+                        sum(d.marked for d in members),
+                        max(members, key=lambda d: abs(d.diff)))
+        for name, members in classes.items()
+    }
 
 
 def sweep_fields(config: dict) -> list[str]:

@@ -2,8 +2,8 @@
 
 A workdir holds ``config.json``, ``results.jsonl``, ``metrics.jsonl``,
 ``runs.jsonl`` and the researcher's ``notes.md`` (``sparsecomp.run.schema``).
-Reference files (``shared/reference/results/exp_*.json``) are JSON lists of
-rows. The workdir's files are read as strictly as a resume reads them
+Reference files (the paper's, packaged in ``sparsecomp.report.reference``, or
+any others) are JSON lists of rows. The workdir's files are read as strictly as a resume reads them
 (``sparsecomp.run.workdir.read_jsonl``): a malformed line other than a torn
 last one, or a row that ``results.jsonl`` holds twice, is refused with
 ``WorkdirError`` rather than reading around it. A negative variant tag in a
@@ -58,12 +58,16 @@ def load_reference(paths) -> tuple[list[dict], list[str]]:
 
     Skips rows without ``method`` and curve rows (``epoch``/``round``/``step``);
     drops negative variant tags (the reference's "not applicable").
+
+    Args:
+      paths: file paths (``str``/``Path``) or packaged files (``Traversable``).
     """
     rows, notes = [], []
     for path in paths:
-        data = json.loads(Path(path).read_text())
+        source = path if hasattr(path, "read_text") else Path(path)
+        data = json.loads(source.read_text(encoding="utf-8"))
         if not isinstance(data, list):
-            raise ValueError(f"{path}: a reference file must hold a JSON list of rows")
+            raise ValueError(f"{source}: a reference file must hold a JSON list of rows")
         no_method = curves = 0
         for row in data:
             if "method" not in row:
@@ -75,9 +79,9 @@ def load_reference(paths) -> tuple[list[dict], list[str]]:
                              if not (tag in VARIANT_TAGS and isinstance(value, (int, float))
                                      and value < 0)})
         if no_method:
-            notes.append(f"{Path(path).name}: skipped {no_method} rows without `method` "
+            notes.append(f"{source.name}: skipped {no_method} rows without `method` "
                          "(diagnostics)")
         if curves:
-            notes.append(f"{Path(path).name}: skipped {curves} curve rows (epoch/round)")
+            notes.append(f"{source.name}: skipped {curves} curve rows (epoch/round)")
     return rows, notes
 

@@ -4,7 +4,9 @@
 researcher's ``notes.md`` if there is one (provenance, caveats), the
 non-finite seeds, the incomplete groups (the config's seeds a group lacks:
 an unfinished run, or a group kept from another run), the differences from
-the reference above the threshold, the figures, the sample-complexity
+the reference above the threshold (every metric both have), how many
+comparisons agree within ``AGREEMENT`` per method family and per metric (all
+of them in ``COMPARISON_FILE``, a CSV), the figures, the sample-complexity
 section when the rows have one (``sparsecomp.report.scaling``), then per
 sweep point a table of the headline metrics
 (``sparsecomp.run.schema.HEADLINE_METRICS``) with the reference mean and the
@@ -13,14 +15,20 @@ difference, and notes on what the reference matching skipped.
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 from pathlib import Path
 
+from sparsecomp.errors import ConfigError
+from sparsecomp.methods.registry import method_info
 from sparsecomp.report.aggregate import (
+    AGREEMENT,
     THRESHOLD,
     Difference,
     GroupKey,
     Stats,
+    agreement,
     order_key,
     sweep_fields,
     total_timings,
@@ -28,9 +36,11 @@ from sparsecomp.report.aggregate import (
 from sparsecomp.report.scaling import has_scaling, render_scaling
 from sparsecomp.report.styles import method_order, method_sort_key
 from sparsecomp.run.schema import (
+    COMPARISON_FILE,
     FIGURES_DIR,
     HEADLINE_METRICS,
     NOTES_FILE,
+    POINT_TAGS,
     VARIANT_TAGS,
     missing_seeds,
     point_label,
@@ -110,6 +120,61 @@ def render_tables(groups: dict, ref_groups: dict | None = None, matches: dict | 
     return "\n\n".join(sections) + "\n"
 
 
+def method_family(method: str) -> str:
+    """The registered family of ``method`` (``sae``, ``fista_dict``, ...); else its name."""
+    try:
+        return method_info(method).family
+    except ConfigError:
+        return method
+
+
+def _agreement_table(title: str, classes: dict, threshold: float) -> list[str]:
+    lines = [f"| {title} | comparisons | within {AGREEMENT:g} | above {threshold:g} | "
+             "largest difference |", "|---|---|---|---|---|"]
+    for name, agreed in classes.items():
+        d = agreed.largest
+        lines.append(f"| {name} | {agreed.comparisons} | {agreed.within} | {agreed.marked} | "
+                     f"{d.diff:+.3f} (`{d.key.method}`, `{d.metric}`, {point_label(d.key.point)}"
+                     + (f", {variant_label(d.key.variant)}" if d.key.variant else "") + ") |")
+    return lines
+
+
+def render_agreement(diffs: list[Difference], threshold: float = THRESHOLD) -> str:
+    """The report's comparison section: agreement per method family and per metric."""
+    out = ["## Agreement with the reference, every metric", ""]
+    if not diffs:
+        return "\n".join(out + ["no comparisons"]) + "\n"
+    metrics = list(dict.fromkeys(d.metric for d in diffs))
+    out += [f"{len(diffs)} comparisons of group means over {', '.join(f'`{m}`' for m in metrics)}"
+            f" (every metric both have); each one in [`{COMPARISON_FILE}`]({COMPARISON_FILE}).",
+            ""]
+    by_family = agreement(sorted(diffs, key=lambda d: method_sort_key(d.key.method)),
+                          lambda d: method_family(d.key.method))
+    out += _agreement_table("method family", by_family, threshold) + [""]
+    out += _agreement_table("metric", agreement(diffs, lambda d: d.metric), threshold)
+    return "\n".join(out) + "\n"
+
+
+def render_comparison_csv(diffs: list[Difference]) -> str:
+    """``COMPARISON_FILE``: one line per (group, metric) compared with the reference.
+
+    Columns: the point tags, ``variant`` (``lam=0.1``; empty: none), ``method``,
+    ``family``, ``metric``, ``ours`` and ``reference`` (means over seeds),
+    ``diff`` (ours - reference) and ``marked`` (|diff| above the threshold).
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*POINT_TAGS, "variant", "method", "family", "metric", "ours",
+                     "reference", "diff", "marked"])
+    for d in diffs:
+        point = dict(d.key.point)
+        writer.writerow([*(point.get(tag, "") for tag in POINT_TAGS),
+                         variant_label(d.key.variant), d.key.method, method_family(d.key.method),
+                         d.metric, f"{d.ours:.6g}", f"{d.reference:.6g}", f"{d.diff:.6g}",
+                         int(d.marked)])
+    return buffer.getvalue()
+
+
 def wall_time_line(timings: dict[str, float], groups: dict[str, int]) -> str:
     """The report's total wall time of the groups, split where the rows allow."""
     n_groups, n_split = groups.get("wall_s", 0), groups.get("eval_s", 0)
@@ -128,10 +193,17 @@ def wall_time_line(timings: dict[str, float], groups: dict[str, int]) -> str:
 def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, runs=(),
                   ref_groups: dict | None = None, matches: dict | None = None,
                   diffs: list[Difference] | None = None, reference_files=(),
-                  figure_stems=(), notes=(), workdir_notes: str = "",
+                  reference_experiment: str | None = None, figure_stems=(), notes=(),
+                  workdir_notes: str = "",
                   threshold: float = THRESHOLD) -> str:
-    """The whole ``report.md``: header, workdir notes, marked differences, figures,
-    tables, reference notes."""
+    """The whole ``report.md``: header, workdir notes, marked differences, agreement,
+    figures, tables, reference notes.
+
+    Args:
+      reference_files: the reference files read (paths or packaged files).
+      reference_experiment: the experiment whose packaged paper results are
+        among them (``sparsecomp.report.reference``), ``None`` if none are.
+    """
     seeds = config.get("seeds") or sorted({row.get("seed") for row in rows})
     methods = method_order({row["method"] for row in rows})
     timings, timed_groups = total_timings(rows)
@@ -152,7 +224,10 @@ def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, r
         out.append(f"- run time: {sum(r['wall_s'] for r in runs):.1f} s of wall clock over "
                    f"{len(runs)} trainer invocation(s) ({'; '.join(setups)})")
     if reference_files:
-        out.append("- reference: " + ", ".join(f"`{Path(f).name}`" for f in reference_files))
+        out.append("- reference: " + ", ".join(f"`{Path(str(f)).name}`" for f in reference_files)
+                   + (f" (the paper's published results for `{reference_experiment}`, "
+                      "packaged in `sparsecomp/report/reference/`)"
+                      if reference_experiment else ""))
     if workdir_notes:
         out += ["", f"## Notes on this workdir (`{NOTES_FILE}`)", "", workdir_notes]
     bad = [(k, s) for k, s in groups.items() if s.nonfinite_seeds]
@@ -174,7 +249,8 @@ def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, r
                 f"(**{d.diff:+.3f}** ⚠)" for d in marked] or ["none"]
         n_matched = len(matches or {})
         out += ["", f"{n_matched} of {len(groups)} groups have a reference match; "
-                f"{len(diffs or [])} comparisons."]
+                f"{len(diffs or [])} comparisons.", "",
+                render_agreement(diffs or [], threshold).rstrip("\n")]
     stems = list(figure_stems)
     main = [s for s in stems if s in HEADLINE_METRICS or any(
         s == f"{m}_vs_{t}" for m in HEADLINE_METRICS for t in VARIANT_TAGS)]

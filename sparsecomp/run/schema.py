@@ -36,6 +36,7 @@ NOTES_FILE = "notes.md"  # free text by the researcher; the report quotes it
 LOCK_FILE = "workdir.lock"  # held by the run writing the workdir (``fcntl.flock``)
 REPORT_FILE = "report.md"  # written by ``python -m sparsecomp.report``
 FIGURES_DIR = "figures"  # the report's figures
+COMPARISON_FILE = "reference_comparison.csv"  # the report's every comparison with the reference
 
 # The data fields that identify a sweep point, in the order rows and titles give them.
 POINT_TAGS = ("num_latents", "k", "input_dim", "n_samples", "noise", "n_eval")
