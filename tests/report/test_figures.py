@@ -11,15 +11,23 @@ def _overlapping(fig):
             and figures._overlaps(figures.xtick_boxes(ax), 0.0)]
 
 
+# Enough legend entries to squeeze the panels, as in frozen_decoder's figures.
+_MANY = ("sae_relu", "sae_topk", "sae_jumprelu", "sae_MP", "fista_oracle", "dl_fista",
+         "softplus_adam", "linear_probe", "itkrm", "itkrm_stream", "lasso+dl_online_ws",
+         "dl_online", "dl_online_ws", "dl_fista_data", "dl_fista_resample", "lista")
+
+
+@pytest.mark.parametrize("xscale", [None, "linear"])
 @pytest.mark.parametrize("xs", [
-    [50, 100, 200, 500, 1000, 2000, 5000, 10000],  # vary_latents
-    [10000, 20000, 40000, 100000, 200000],  # dictionary_scaling
+    [50, 100, 500, 1000],  # vary_latents ("50100" on a linear axis)
+    [10000, 20000, 40000, 100000, 200000],  # dictionary_scaling ("10k20k40k...")
     [0, 1, 2, 5, 10, 20, 50, 100, 200, 500],  # n_iter with 0: symlog
 ])
-def test_tick_labels_never_overlap(xs):
-    lines = [figures.Line("sae_relu", xs, [0.1 * i for i in range(len(xs))])]
-    panels = [figures.Panel(f"p{i}", lines) for i in range(4)]
-    fig = figures.line_figure(panels, xlabel="x", ylabel="y")
+def test_tick_labels_never_overlap(xs, xscale):
+    lines = [figures.Line(m, xs, [j + 0.1 * i for i in range(len(xs))])
+             for j, m in enumerate(_MANY)]
+    panels = [figures.Panel(f"p{i}", lines) for i in range(3)]
+    fig = figures.line_figure(panels, xlabel="x", ylabel="y", xscale=xscale)
     assert _overlapping(fig) == []
     assert all(len(figures.xtick_boxes(ax)) >= 2 for ax in fig.axes if ax.axison)
 
