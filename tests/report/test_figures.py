@@ -80,3 +80,17 @@ def test_single_x_figures_are_dot_plots_without_lines():
     fig = figures.line_figure(mixed, xlabel="x", ylabel="y")
     styles = {tuple(line.get_xdata()): line.get_linestyle() for line in fig.axes[0].lines}
     assert styles[(2,)] == "None" and styles[(1, 2)] == "-"
+
+
+def test_curve_axes_say_what_a_step_counts_and_titles_what_a_figure_shows():
+    import sparsecomp.methods  # noqa: F401  (registers the methods)
+    from sparsecomp.report import plots
+
+    assert plots.curve_xlabel(["sae_relu", "sae_topk"]) == "epoch"
+    assert plots.curve_xlabel(["sae_relu", "dl_fista"]) == "round / epoch"  # canonical order
+    assert plots.curve_xlabel(["dl_online"]) == "samples drawn"
+    assert plots.curve_xlabel(["softplus_adam"]) == "Adam step"
+    assert plots.curve_xlabel(["unregistered"]) == "step"
+    assert (plots.metric_title("mcc_ood", "num_latents")
+            == "OOD latent recovery (mcc_ood) vs number of latents n")
+    assert plots.metric_title("new_metric", "lam") == "new_metric vs L1 weight λ"
