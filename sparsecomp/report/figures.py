@@ -78,42 +78,63 @@ class Panel(NamedTuple):
     hlines: tuple | list = ()  # [HLine]
 
 
-def merge_identical(panels: list[Panel]) -> tuple[list[Panel], dict]:
-    """Keeps one of the methods whose values are identical in every panel.
+def merge_identical(panels: list[Panel], rel_tol: float = 0.005) -> tuple[list[Panel], dict]:
+    """Keeps one of the methods whose values coincide in every panel.
 
-    Two methods are identical when they have the same (x, mean, std) lines and
-    horizontal lines in the same panels (``same_as`` methods, or computations
-    that coincide, such as a dictionary metric of an SAE and of FISTA on its
-    decoder). The first in canonical order stays; the others' lines go, and
-    their reference lines are drawn in its colour.
+    Two methods coincide when they have lines at the same x values and
+    horizontal lines in the same panels, with means within ``rel_tol`` of the
+    figure's y range of each other everywhere (they would be drawn on top of
+    each other): ``same_as`` methods, or computations that converge to one
+    answer, such as FISTA from zero and FISTA warm-started on one decoder. The
+    first in canonical order stays; the others' lines go, and their reference
+    lines are drawn in its colour.
 
     Returns:
       ``(panels, labels)``: the panels without the duplicates, and the legend
-      label of each method kept, e.g. ``"fista+relu = refined_relu"``.
+      label of each method kept: ``"fista+relu = refined_relu"`` when equal
+      (std included), ``"fista+relu ≈ refined_relu"`` when within tolerance.
     """
-    signatures: dict = {}  # method -> [(panel, kind, values)]
+    series: dict = {}  # method -> {(panel, kind): (x, mean, std)}
     for index, panel in enumerate(panels):
         for line in panel.lines:
             if not line.reference:
-                signatures.setdefault(line.method, []).append(
-                    (index, "line", tuple(line.x), tuple(line.mean),
-                     tuple(line.std) if line.std is not None else None))
+                series.setdefault(line.method, {})[(index, "line")] = (
+                    tuple(line.x), tuple(line.mean),
+                    tuple(line.std) if line.std is not None else None)
         for hline in panel.hlines:
             if not hline.reference:
-                signatures.setdefault(hline.method, []).append((index, "hline", hline.mean))
-    same: dict = {}  # signature -> [methods], canonical order
-    for method in method_order(signatures):
-        same.setdefault(tuple(sorted(signatures[method], key=repr)), []).append(method)
-    keep = {names[0]: names for names in same.values()}
-    kept_as = {name: names[0] for names in same.values() for name in names}
+                series.setdefault(hline.method, {})[(index, "hline")] = ((), (hline.mean,), None)
+    means = [m for by in series.values() for _, ms, _ in by.values() for m in ms]
+    tol = rel_tol * (max(means) - min(means)) if means else 0.0
+    groups: dict = {}  # kept method -> [(method, exact)]
+    kept_as = {}
+    for method in method_order(series):
+        match = next((kept for kept in groups
+                      if _coincide(series[kept], series[method], tol)), None)
+        if match is None:
+            groups[method] = []
+            kept_as[method] = method
+        else:
+            groups[match].append((method, series[match] == series[method]))
+            kept_as[method] = match
     merged = []
     for panel in panels:
         lines = [line._replace(method=kept_as.get(line.method, line.method))
-                 for line in panel.lines if line.reference or line.method in keep]
+                 for line in panel.lines if line.reference or line.method in groups]
         hlines = [h._replace(method=kept_as.get(h.method, h.method))
-                  for h in panel.hlines if h.reference or h.method in keep]
+                  for h in panel.hlines if h.reference or h.method in groups]
         merged.append(Panel(panel.title, lines, hlines))
-    return merged, {name: " = ".join(names) for name, names in keep.items()}
+    labels = {kept: kept + "".join(f" {'=' if exact else '≈'} {name}" for name, exact in same)
+              for kept, same in groups.items()}
+    return merged, labels
+
+
+def _coincide(a: dict, b: dict, tol: float) -> bool:
+    """Whether two methods' ``{(panel, kind): (x, mean, std)}`` would be drawn as one."""
+    if a.keys() != b.keys():
+        return False
+    return all(a[key][0] == b[key][0] and all(
+        abs(u - v) <= tol for u, v in zip(a[key][1], b[key][1], strict=True)) for key in a)
 
 
 def is_single_point(panels: list[Panel]) -> bool:

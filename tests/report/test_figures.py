@@ -61,6 +61,12 @@ def test_identical_methods_are_drawn_once_with_one_legend_entry():
     other = figures.Panel("b", [figures.Line("fista+relu", [1], [0.1]),
                                 figures.Line("refined_relu", [1], [0.2])])
     assert figures.merge_identical(panels + [other])[1]["fista+relu"] == "fista+relu"
+    # Within 0.5% of the y range (drawn on top of each other): one entry, "≈".
+    close = figures.Panel("b", [figures.Line("fista+relu", [1], [0.1]),
+                                figures.Line("refined_relu", [1], [0.1001])])
+    merged, labels = figures.merge_identical(panels + [close])
+    assert labels["fista+relu"] == "fista+relu ≈ refined_relu"
+    assert "refined_relu" not in {ln.method for ln in merged[1].lines}
 
 
 def test_single_x_figures_are_dot_plots_without_lines():
