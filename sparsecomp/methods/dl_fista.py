@@ -103,7 +103,8 @@ def _make_dl_fista(overrides: dict):
 
 # The paper's DL-FISTA (as configured), and two ablations of the scaling study.
 FAMILY = "dictionary_learning"
-register_method("dl_fista", family=FAMILY)(_make_dl_fista({}))
-register_method("dl_fista_data", family=FAMILY)(_make_dl_fista({"init": "data"}))
-register_method("dl_fista_resample", family=FAMILY)(
+register_method("dl_fista", family=FAMILY, curve_step="round")(_make_dl_fista({}))
+register_method("dl_fista_data", family=FAMILY, curve_step="round")(
+    _make_dl_fista({"init": "data"}))
+register_method("dl_fista_resample", family=FAMILY, curve_step="round")(
     _make_dl_fista({"init": "data", "resample": True}))

@@ -89,5 +89,7 @@ def _make_dl_online(solver: str | None):
 
 # dl_online_ws: dl_online with dl_online.solver = "working_set", a method of its
 # own so that sweeps run both and rows keep them apart.
-register_method("dl_online", family="dictionary_learning")(_make_dl_online(None))
-register_method("dl_online_ws", family="dictionary_learning")(_make_dl_online("working_set"))
+register_method("dl_online", family="dictionary_learning",
+                curve_step="samples drawn")(_make_dl_online(None))
+register_method("dl_online_ws", family="dictionary_learning",
+                curve_step="samples drawn")(_make_dl_online("working_set"))

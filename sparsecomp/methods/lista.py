@@ -15,7 +15,7 @@ from sparsecomp.errors import ConfigError, require_int, require_positive
 from sparsecomp.methods.registry import MethodOutput, register_method
 
 
-@register_method("lista", family="lista")
+@register_method("lista", family="lista", curve_step="epoch")
 def make_lista(config, spec):
     """LISTA on the true mixing matrix, trained on ``y_train``; reads ``config.lista``.
 

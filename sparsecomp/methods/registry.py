@@ -102,6 +102,7 @@ class MethodInfo(NamedTuple):
     # A method whose rows this one's equal (same factory, config and PRNG key):
     # the trainer computes it once per point and writes the rows under both names.
     same_as: str | None
+    curve_step: str = "step"  # what its curves' ``step`` counts, for figure axes
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
@@ -115,6 +116,7 @@ def register_method(
     family: str = "custom",
     sae_type: str | None = None,
     same_as: str | None = None,
+    curve_step: str = "step",
     replace: bool = False,
 ) -> Callable[[MethodFactory], MethodFactory]:
     """Decorator registering ``make(config, spec) -> run`` under ``name``.
@@ -131,6 +133,9 @@ def register_method(
         requires and variants); the trainer computes them once per point, with
         that method's factory and PRNG key, and writes them under each
         configured name (``computed_as``).
+      curve_step: what the ``step`` of its training curves counts
+        (``"epoch"``, ``"round"``, ``"samples drawn"``, ...): the x-axis label
+        of its curve figures.
       replace: allow replacing an existing entry (notebooks re-running a cell).
 
     Raises:
@@ -145,7 +150,7 @@ def register_method(
 
     def decorator(factory: MethodFactory) -> MethodFactory:
         _REGISTRY[name] = MethodInfo(factory, tuple(requires), variants, family, sae_type,
-                                     same_as)
+                                     same_as, curve_step)
         return factory
 
     return decorator

@@ -156,5 +156,6 @@ def _make_method(kind: str):
 
 
 for _kind in SAE_KINDS:
-    register_method(f"sae_{kind_label(_kind)}", family="sae", sae_type=kind_label(_kind))(
+    register_method(f"sae_{kind_label(_kind)}", family="sae", sae_type=kind_label(_kind),
+                    curve_step="epoch")(
         _make_method(_kind))

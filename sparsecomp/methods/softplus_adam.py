@@ -39,7 +39,7 @@ def _options(config) -> dict:
     )
 
 
-@register_method("softplus_adam", family="dictionary_learning")
+@register_method("softplus_adam", family="dictionary_learning", curve_step="Adam step")
 def make_softplus_adam(config, spec):
     """Softplus-Adam on the val and OOD halves; reads ``config.softplus_adam``.
 

@@ -8,7 +8,11 @@ Written to ``WORKDIR/figures/`` as PNG and PDF:
   ``n_outer``): the variant on the x axis, one panel per sweep point;
   methods without the tag are horizontal lines;
 * ``curve_<name>``: every training curve of ``metrics.jsonl`` against
-  ``step``, one panel per sweep point.
+  ``step``, one panel per sweep point; the x axis says what the step counts
+  (the registry's ``curve_step``: epochs, rounds, samples drawn).
+
+Titles say what a figure shows (``metric_title``); axis labels name the
+swept quantity (``axis_label``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sparsecomp.errors import ConfigError
+from sparsecomp.methods.registry import method_info
 from sparsecomp.report import figures
 from sparsecomp.report.aggregate import (
     coordinate,
@@ -25,7 +31,69 @@ from sparsecomp.report.aggregate import (
     sorted_values,
     sweep_fields,
 )
+from sparsecomp.report.styles import method_order
 from sparsecomp.run.schema import HEADLINE_METRICS, VARIANT_TAGS, point_label
+
+# What a metric measures (shared/PROTOCOL.md section 4), for figure titles.
+METRIC_MEANINGS = {
+    "mcc_iid": "In-distribution latent recovery",
+    "mcc_ood": "OOD latent recovery",
+    "acc_iid": "In-distribution probe accuracy",
+    "acc_ood": "OOD probe accuracy",
+    "auc_iid": "In-distribution best single-latent AUC",
+    "auc_ood": "OOD best single-latent AUC",
+    "mse_iid": "In-distribution reconstruction error",
+    "mse_ood": "OOD reconstruction error",
+    "l0_iid": "In-distribution active latents",
+    "l0_ood": "OOD active latents",
+    "dict_mean_cosine": "Dictionary recovery (matched cosine)",
+    "dict_frac_close": "Atoms recovered (cosine > 0.9)",
+    "dict_mean_angular_error": "Dictionary angular error (rad)",
+    "dict_mean_norm_ratio": "Dictionary norm ratio",
+    "support_f1": "Support recovery",
+    "support_precision": "Support precision",
+    "support_recall": "Support recall",
+    "amortisation_gap_mse": "Amortisation gap",
+}
+# Swept fields and variant tags as axis labels.
+FIELD_LABELS = {
+    "num_latents": "number of latents n",
+    "k": "active latents per sample k",
+    "n_samples": "samples",
+    "input_dim": "input dimension m",
+    "noise": "noise std",
+    "lam": "L1 weight λ",
+    "n_iter": "FISTA iterations",
+    "n_outer": "DL-FISTA rounds",
+}
+
+
+def axis_label(field: str) -> str:
+    """A swept field or variant tag as an axis label, e.g. ``"number of latents n"``."""
+    return FIELD_LABELS.get(field, field)
+
+
+def metric_title(metric: str, field: str) -> str:
+    """A title saying what a figure shows, e.g. ``"OOD latent recovery (mcc_ood) vs ..."``."""
+    meaning = METRIC_MEANINGS.get(metric)
+    what = f"{meaning} ({metric})" if meaning else metric
+    return f"{what} vs {axis_label(field)}"
+
+
+def curve_xlabel(methods) -> str:
+    """What the curves' ``step`` counts for ``methods``: ``"epoch"``, ``"epoch / round"``.
+
+    From the registry's ``curve_step``; ``"step"`` for a name nothing registers.
+    """
+    units = []
+    for method in method_order(methods):
+        try:
+            unit = method_info(method).curve_step
+        except ConfigError:
+            unit = "step"
+        if unit not in units:
+            units.append(unit)
+    return " / ".join(units) or "step"
 
 
 def panel_title(fields, values) -> str:
@@ -163,17 +231,20 @@ def write_figures(figdir: Path, config: dict, groups: dict, curves: dict, ref_gr
     for metric in metrics:
         xfield, panels = metric_panels(groups, metric, config, ref_groups, matches)
         if panels:
-            save(figures.line_figure(panels, xlabel=xfield, ylabel=metric, title=metric),
+            save(figures.line_figure(panels, xlabel=axis_label(xfield), ylabel=metric,
+                                     title=metric_title(metric, xfield)),
                  figdir, metric, written)
         for tag in VARIANT_TAGS:
             panels = variant_panels(groups, metric, tag, config, ref_groups, matches)
             if panels:
-                fig = figures.line_figure(panels, xlabel=tag, ylabel=metric,
-                                          title=f"{metric} vs {tag}")
+                fig = figures.line_figure(panels, xlabel=axis_label(tag), ylabel=metric,
+                                          title=metric_title(metric, tag))
                 save(fig, figdir, f"{metric}_vs_{tag}", written)
     for name in sorted({curve for (_, _, curve) in curves}):
         panels = curve_panels(curves, name, config)
-        fig = figures.line_figure(panels, xlabel="step", ylabel=name, title=f"{name} (training)",
+        xlabel = curve_xlabel(line.method for panel in panels for line in panel.lines)
+        fig = figures.line_figure(panels, xlabel=xlabel, ylabel=name,
+                                  title=f"Training curve of {name} vs {xlabel}",
                                   xscale="linear", ylog=_needs_ylog(panels))
         save(fig, figdir, f"curve_{name}", written)
     return written

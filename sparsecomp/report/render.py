@@ -268,7 +268,7 @@ def render_report(*, title: str, config: dict, rows: list[dict], groups: dict, r
             out += ["", "Other metrics: " + ", ".join(
                 f"[{s}]({FIGURES_DIR}/{s}.png)" for s in others)]
         out += ["", "Every figure is also written as PDF. Reference means: dashed, `x` markers; "
-                "log x axes when values span more than a factor 20 (symlog when 0 is among "
+                "log x axes when values span more than a factor 10 (symlog when 0 is among "
                 "them, e.g. `n_iter = 0`)."]
     if has_scaling(rows):
         out += ["", render_scaling(rows, scaling_stems).rstrip("\n")]

@@ -8,8 +8,8 @@ never from its name.
 
 * Base methods, in the canonical order ``BASE_METHODS``, each get their own
   colour: the first ten those of matplotlib's qualitative ``tab10`` map, the
-  rest (dictionary learners of the scaling study) dark colours of their own,
-  with square markers.
+  rest (dictionary learners of the scaling study) dark colours of their own;
+  all with circle markers, which no derived method uses.
 * A method built on an SAE (a family of ``DERIVED_SLOTS``, with an
   ``sae_type``) reuses the colour of that SAE's own method (family ``sae``,
   same ``sae_type``, a base method) and takes a slot, i.e. a line style and
@@ -18,8 +18,11 @@ never from its name.
   by SAE type (in the order of the SAEs' own methods), by slot within.
 * Any other name (a notebook's method, one registered without such metadata,
   or a name in old rows that nothing registers) comes last, alphabetically,
-  with a colour of the ``Dark2`` map picked by a CRC32 of the name (stable
-  across runs and figures).
+  with a solid line and a (colour, marker) pair of ``OTHER_STYLES`` (the
+  ``Dark2`` colours times markers no base or derived method uses): a
+  registered one by its place among the registered others, A-Z, so no two
+  registered methods share colour and marker; an unregistered one by a CRC32
+  of its name (stable across runs and figures).
 
 Reference values are drawn in the method's colour as thin dashed lines with
 ``x`` markers (``REFERENCE_STYLE``).
@@ -32,7 +35,7 @@ import zlib
 from matplotlib import colormaps
 
 from sparsecomp.errors import ConfigError
-from sparsecomp.methods.registry import family_members, method_info
+from sparsecomp.methods.registry import family_members, method_info, registered_methods
 
 # New names go at the end: a method's colour is fixed by its index here.
 BASE_METHODS = (
@@ -58,6 +61,8 @@ _SLOT_STYLES = (
     ((0, (3, 1, 1, 1, 1, 1)), "P"), ((0, (6, 2, 1, 2)), "X"), ((0, (4, 1)), "<"),
     ((0, (2, 2)), ">"), ((0, (8, 2)), "p"), ((0, (1, 2)), "h"),
 )
+# Markers of the methods that are neither base nor derived (none of the above).
+_OTHER_MARKERS = ("d", "*", "H", "8", "1", "2", "3", "4")
 REFERENCE_STYLE = {"linestyle": (0, (2, 2)), "linewidth": 1.0, "marker": "x", "alpha": 0.8}
 
 
@@ -105,12 +110,27 @@ def method_style(name: str) -> dict:
         index = BASE_METHODS.index(name)
         if index < len(tab10):
             return {"color": tab10[index], "linestyle": "-", "marker": "o"}
-        return {"color": _EXTRA_COLORS[index - len(tab10)], "linestyle": "-", "marker": "s"}
+        return {"color": _EXTRA_COLORS[index - len(tab10)], "linestyle": "-", "marker": "o"}
     derived = derived_slot(name)
     if derived is not None:
         sae, slot = derived
         linestyle, marker = _SLOT_STYLES[slot]
         return {"color": method_style(sae)["color"], "linestyle": linestyle, "marker": marker}
+    colour, marker = other_style(name)
+    return {"color": colour, "linestyle": "-", "marker": marker}
+
+
+def other_styles() -> list[tuple]:
+    """The ``(colour, marker)`` pairs of other methods: Dark2's 8 colours x 8 markers."""
     dark2 = colormaps["Dark2"].colors
-    return {"color": dark2[zlib.crc32(name.encode()) % len(dark2)], "linestyle": "-",
-            "marker": "d"}
+    return [(dark2[i % len(dark2)], _OTHER_MARKERS[i // len(dark2)])
+            for i in range(len(dark2) * len(_OTHER_MARKERS))]
+
+
+def other_style(name: str) -> tuple:
+    """``(colour, marker)`` of a method neither base nor derived (see the module doc)."""
+    pairs = other_styles()
+    others = [m for m in registered_methods()
+              if m not in BASE_METHODS and derived_slot(m) is None]
+    index = others.index(name) if name in others else zlib.crc32(name.encode())
+    return pairs[index % len(pairs)]

@@ -59,3 +59,18 @@ def test_line_figure_draws_guide_lines_and_new_methods_have_their_own_colours():
     assert len(colours) == len(styles.BASE_METHODS)
     assert styles.method_order(new[::-1] + ["sae_MP", "fista_oracle"]) == [
         "fista_oracle", "sae_MP", *new]
+
+
+def test_every_registered_method_has_its_own_colour_and_marker():
+    import sparsecomp.methods  # noqa: F401  (registers the methods)
+
+    pairs = {}
+    for name in registry.registered_methods():
+        style = styles.method_style(name)
+        pairs.setdefault((str(style["color"]), style["marker"]), []).append(name)
+    assert [names for names in pairs.values() if len(names) > 1] == []
+    # The n = 10,000 headline point and the streaming learner no longer share a style.
+    assert styles.method_style("itkrm_stream") != styles.method_style("lasso+dl_online_ws")
+    # An unregistered name (old rows) still gets a stable style of the others' set.
+    assert styles.method_style("old_name") == styles.method_style("old_name")
+    assert styles.method_style("old_name")["marker"] in {m for _, m in styles.other_styles()}
