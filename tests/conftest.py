@@ -30,3 +30,12 @@ def release_compiled_programs():
     yield
     jax.clear_caches()
     clear_programs()
+
+
+@pytest.fixture(scope="session")
+def fast_softplus_options():
+    """Softplus-Adam options that train in a second: 400 steps at a 10x learning rate."""
+    return dict(
+        lam=0.1, learning_rate=1e-2, max_steps=400, early_stop_patience=5000, rtol=1e-4,
+        plateau_factor=0.5, plateau_patience=1000, log_every=100,
+    )

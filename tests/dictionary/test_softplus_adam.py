@@ -14,12 +14,6 @@ from sparsecomp.dictionary.softplus_adam import (
 
 SPEC = make_spec(num_latents=20, k=3, n_samples=600)
 KEYS = jax.random.split(jax.random.key(0), 3)
-SOFTPLUS_OPTIONS = dict(
-    lam=0.1, learning_rate=1e-2, max_steps=400, early_stop_patience=5000, rtol=1e-4,
-    plateau_factor=0.5, plateau_patience=1000, log_every=100,
-)
-
-
 @pytest.fixture(scope="module")
 def datasets():
     """Three seeds' data, drawn in one compiled call (seed axis first)."""
@@ -30,23 +24,23 @@ def _seed(datasets, i):
     return jax.tree.map(lambda x: x[i], datasets)
 
 
-def test_softplus_adam_codes_nonneg_and_loss_decreases(datasets):
+def test_softplus_adam_codes_nonneg_and_loss_decreases(datasets, fast_softplus_options):
     data = _seed(datasets, 0)
     state = jax.jit(lambda k, a, b: softplus_adam_run(k, a, b, SPEC.num_latents,
-                                                      **SOFTPLUS_OPTIONS))(
+                                                      **fast_softplus_options))(
         jax.random.key(7), data.y_val, data.y_ood
     )
-    assert int(state.step) == SOFTPLUS_OPTIONS["max_steps"]
+    assert int(state.step) == fast_softplus_options["max_steps"]
     assert (jax.nn.softplus(state.params.logits_val) >= 0).all()
     assert (jax.nn.softplus(state.params.logits_ood) >= 0).all()
     loss = np.asarray(state.loss_curve)
     assert np.isfinite(loss).all() and np.all(np.diff(loss) < 0), loss
 
 
-def test_softplus_adam_stops_early_without_improvement(datasets):
+def test_softplus_adam_stops_early_without_improvement(datasets, fast_softplus_options):
     data = _seed(datasets, 2)
     # Only the first step improves on the initial best (inf) by 99%.
-    options = {**SOFTPLUS_OPTIONS, "rtol": 0.99, "early_stop_patience": 30}
+    options = {**fast_softplus_options, "rtol": 0.99, "early_stop_patience": 30}
     state = jax.jit(lambda k, a, b: softplus_adam_run(k, a, b, SPEC.num_latents, **options))(
         jax.random.key(9), data.y_val, data.y_ood
     )

@@ -28,12 +28,6 @@ KEYS = jax.random.split(jax.random.key(0), 3)
 LEARNER_KEYS = jax.random.split(jax.random.key(0), 2)
 LEARNERS = ("dl_fista_data", "dl_fista_resample", "itkrm", "itkrm_stream", "dl_online",
             "dl_online_ws")
-SOFTPLUS_OPTIONS = dict(
-    lam=0.1, learning_rate=1e-2, max_steps=400, early_stop_patience=5000, rtol=1e-4,
-    plateau_factor=0.5, plateau_patience=1000, log_every=100,
-)
-
-
 @pytest.fixture(scope="module")
 def datasets():
     """Three seeds' data, drawn in one compiled call (seed axis first)."""
@@ -105,9 +99,9 @@ def test_curves_are_nan_after_the_stop(datasets):
 
 
 @pytest.mark.parametrize("name", ["dl_fista", "softplus_adam"])
-def test_registered_methods_run_under_vmap(name, datasets):
+def test_registered_methods_run_under_vmap(name, datasets, fast_softplus_options):
     config = _config(max_rounds=20)
-    config.softplus_adam = ml_collections.ConfigDict({**SOFTPLUS_OPTIONS, "max_steps": 200})
+    config.softplus_adam = ml_collections.ConfigDict({**fast_softplus_options, "max_steps": 200})
     out = jax.jit(jax.vmap(get_method(name)(config, SPEC)))(KEYS, datasets)
     chex.assert_shape(out.codes_val, (3, SPEC.n_val, SPEC.num_latents))
     chex.assert_shape(out.codes_ood, (3, SPEC.n_ood, SPEC.num_latents))
