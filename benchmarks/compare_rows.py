@@ -5,13 +5,14 @@
 Compares every (point, method) group both workdirs hold: the rows of each
 seed and variant, every field but ``RUN_FIELDS`` (timings, versions). Prints
 one line per group, ``equal`` or the fields that differ with the largest
-absolute difference, and exits with status 1 when a group differs. This is
+relative difference, and exits with status 1 when a group differs. This is
 how a rerun from ``requirements-lock.txt`` is checked against committed rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -19,29 +20,32 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sparsecomp.report.load import load_workdir  # noqa: E402
-from sparsecomp.run.schema import RUN_FIELDS, group_key, point_label, variant_of  # noqa: E402
+from sparsecomp.run.resume import row_differences  # noqa: E402
+from sparsecomp.run.schema import group_key, point_label  # noqa: E402
 
 
 def by_group(rows: list[dict], methods) -> dict:
-    """``group_key -> {(seed, variant): row}`` of the rows of ``methods`` (all if empty)."""
+    """``group_key -> [row, ...]`` (file order) of the rows of ``methods`` (all if empty)."""
     groups: dict = {}
     for row in rows:
         if not methods or row["method"] in methods:
-            groups.setdefault(group_key(row), {})[row["seed"], variant_of(row)] = row
+            groups.setdefault(group_key(row), []).append(row)
     return groups
 
 
-def differences(a: dict, b: dict) -> dict[str, float]:
-    """``field -> largest |a - b|`` (inf where not both numbers) over the rows of a group."""
-    found: dict[str, float] = {}
-    for key in a.keys() | b.keys():
-        row_a, row_b = a.get(key, {}), b.get(key, {})
-        for field in (row_a.keys() | row_b.keys()) - RUN_FIELDS:
-            x, y = row_a.get(field), row_b.get(field)
-            if x == y or (field == "fingerprint" and None in (x, y)):
-                continue
-            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y))
-            found[field] = max(found.get(field, 0.0), abs(x - y) if numbers else float("inf"))
+def differences(first: list[dict], second: list[dict]) -> dict[str, float]:
+    """``field -> largest relative difference`` over a group's rows (``resume.row_differences``;
+    ``rows``: inf when the two hold other seeds or numbers of rows)."""
+    if not all("fingerprint" in row for row in first + second):  # rows from before fingerprints
+        first, second = ([{k: v for k, v in row.items() if k != "fingerprint"} for row in rows]
+                         for rows in (first, second))
+    by_seed: dict = {}
+    for row in first:
+        by_seed.setdefault(row["seed"], []).append(row)
+    found = {"rows": math.inf} if {r["seed"] for r in second} != by_seed.keys() else {}
+    for fields in row_differences(second, by_seed).values():
+        for field, rel in fields.items():
+            found[field] = max(rel, found.get(field, 0.0))
     return found
 
 

@@ -168,7 +168,7 @@ def report_recomputed(finished, committed: dict, reason: str | None, log) -> Non
     if not redone:
         return
     where = f"{finished.name} at {finished.point}"
-    differences = _row_differences(finished.rows, committed)
+    differences = row_differences(finished.rows, committed)
     worst = max((rel for fields in differences.values() for rel in fields.values()), default=0.0)
     same_batch = set(committed) == set(seeds)
     if worst == 0:
@@ -196,7 +196,7 @@ def report_recomputed(finished, committed: dict, reason: str | None, log) -> Non
 ROUNDING_RTOL = 1e-5
 
 
-def _row_differences(rows: list[dict], committed: dict) -> dict:
+def row_differences(rows: list[dict], committed: dict) -> dict:
     """``{seed: {field: relative difference}}`` of the recomputed rows that differ.
 
     Rows are compared in order (a seed's variants are written in order),
